@@ -1,0 +1,1 @@
+"""The Telegram application: settings, app builder, handlers, jobs, rendering and CLI."""

@@ -1,0 +1,102 @@
+"""The one place that builds the Telegram application and registers every handler and job."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from telegram import Update
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+
+from bot.clock import Clock, SystemClock
+from bot.commands import publish_command_menus
+from bot.context import CONTEXT_TYPES, Context, Services
+from bot.dispatch import dispatch_job
+from bot.handlers import admin, group, quiz, trainee
+from bot.library import load_current_library
+from bot.sending import ChatPacer
+from bot.settings import Settings
+from storage.db import make_engine
+
+log = logging.getLogger(__name__)
+
+DISPATCH_JOB = "dispatch"
+
+
+class MissingToken(RuntimeError):
+    """No bot token was configured."""
+
+
+def build_application(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    clock: Clock | None = None,
+    start_dispatcher: bool = True,
+) -> Application:  # type: ignore[type-arg]
+    """Build the Application: services, handlers in order, the error handler and the dispatcher."""
+    if settings.telegram_bot_token is None:
+        raise MissingToken
+    services = Services(
+        settings=settings,
+        engine=engine or make_engine(settings.database_url),
+        library_loader=load_current_library,
+        clock=clock or SystemClock(),
+        pacer=ChatPacer(settings.private_chat_interval_seconds),
+    )
+    builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .context_types(CONTEXT_TYPES)
+        .post_init(_post_init)
+    )
+    if settings.telegram_api_base_url:
+        builder = builder.base_url(settings.telegram_api_base_url)
+        builder = builder.base_file_url(
+            settings.telegram_api_file_url
+            or settings.telegram_api_base_url.replace("/bot", "/file/bot", 1)
+        )
+    if settings.rate_limit:
+        # Overall ~30 msg/s and 20 msg/min per group; per private chat is ChatPacer's job.
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    app = builder.build()
+    app.bot_data.services = services
+
+    # Order matters: commands first, then the modules' callbacks, then free text last.
+    admin.register(app)
+    group.register(app)
+    quiz.register(app)
+    trainee.register(app)
+    app.add_error_handler(_on_error)
+
+    if start_dispatcher and app.job_queue is not None:
+        app.job_queue.run_repeating(
+            dispatch_job,
+            interval=settings.dispatch_interval_seconds,
+            first=1,
+            name=DISPATCH_JOB,
+            job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+        )
+    return app
+
+
+async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
+    await publish_command_menus(app)
+
+
+async def _on_error(update: object, context: Context) -> None:
+    """Log first; then, where there is a chat, tell the person something went wrong."""
+    log.error("error while handling an update", exc_info=context.error)
+    if isinstance(context.error, Forbidden):
+        return
+    if isinstance(update, Update) and update.effective_chat is not None:
+        try:
+            await context.bot.send_message(
+                update.effective_chat.id,
+                "Sorry, something went wrong on my side. Nothing you did was lost; "
+                "please try again in a minute.",
+            )
+        except TelegramError:
+            log.warning("could not tell chat %s about the error", update.effective_chat.id)

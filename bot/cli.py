@@ -1,0 +1,97 @@
+"""`tweetdrip`: run the bot, migrate the database, manage content, schedules and reports."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from telegram import Update
+from telegram.error import InvalidToken
+
+from bot.app import MissingToken, build_application
+from bot.logs import redact, setup_logging
+from bot.settings import Settings
+from content.cli import app as content_app
+from storage.db import is_sqlite, make_engine, session_scope
+from storage.drip import release_all_leases
+from storage.migrate import upgrade
+
+app = typer.Typer(
+    help="tweetdrip: a Telegram bot that drips medical tweetorials to trainees.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(content_app, name="content")
+
+TOKEN_HELP = """\
+tweetdrip needs a Telegram bot token. Open a chat with @BotFather in Telegram, send /newbot,
+choose a name and a username, and BotFather replies with a token like 123456789:AA...;
+put it in the environment as TELEGRAM_BOT_TOKEN (or in a .env file in this folder) and run
+this command again. To try tweetdrip without a token, run `tweetdrip sandbox`."""
+
+
+def load_settings() -> Settings:
+    """Read the settings, or explain in one line per problem what is wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = str(error["loc"][0]).upper() if error["loc"] else "settings"
+            typer.echo(f"{name}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def run(
+    webhook: Annotated[
+        bool, typer.Option(help="Receive updates by webhook (WEBHOOK_URL) instead of polling.")
+    ] = False,
+) -> None:
+    """Run the bot (long polling by default); migrates the database first."""
+    settings = load_settings()
+    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
+    setup_logging(settings.log_level, token)
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    if is_sqlite(engine):
+        # SQLite means one process: leases left by a previous run that died can go at once.
+        with session_scope(engine) as session:
+            release_all_leases(session)
+    try:
+        application = build_application(settings, engine=engine)
+    except MissingToken:
+        typer.echo(TOKEN_HELP, err=True)
+        raise typer.Exit(2) from None
+    try:
+        if webhook:
+            from bot.webhook import run_webhook
+
+            run_webhook(application, settings)
+        else:
+            application.run_polling(allowed_updates=Update.ALL_TYPES)
+    except InvalidToken:
+        typer.echo("Telegram rejected the token.\n\n" + TOKEN_HELP, err=True)
+        raise typer.Exit(2) from None
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database to the latest schema."""
+    settings = load_settings()
+    upgrade(make_engine(settings.database_url))
+    typer.echo(f"database is up to date ({redact(_safe_url(settings.database_url))})")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app())

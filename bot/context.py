@@ -1,0 +1,54 @@
+"""Typed application state: what every handler and job can reach through `context`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import Engine
+from telegram.ext import CallbackContext, ContextTypes, ExtBot
+
+from bot.clock import Clock, SystemClock
+from bot.settings import Settings
+from content.models import Library
+
+if TYPE_CHECKING:
+    from bot.sending import ChatPacer
+
+
+@dataclass
+class Services:
+    """Long-lived services, created once in `build_application`."""
+
+    settings: Settings
+    engine: Engine
+    library_loader: Any  # callable returning the current Library (bundled + imported)
+    clock: Clock = field(default_factory=SystemClock)
+    pacer: ChatPacer | None = None
+    _library: Library | None = None
+
+    def library(self) -> Library:
+        if self._library is None:
+            self._library = self.library_loader(self.engine)
+        return self._library
+
+    def reload_library(self) -> Library:
+        self._library = None
+        return self.library()
+
+    def now(self) -> Any:
+        return self.clock.now()
+
+
+class BotData:
+    """`context.bot_data`: holds the services (filled in by `build_application`)."""
+
+    services: Services
+
+
+Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]
+CONTEXT_TYPES = ContextTypes(bot_data=BotData)
+
+
+def services(context: Context) -> Services:
+    return context.bot_data.services

@@ -1,0 +1,1 @@
+"""Domain rules: plain functions with no Telegram import; time is always passed in."""

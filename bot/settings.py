@@ -1,0 +1,83 @@
+"""Typed settings from the environment or a `.env` file."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///data/tweetdrip.db"
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; see the README for each variable."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str | None = Field(
+        default=None, description="python-telegram-bot base_url, e.g. http://127.0.0.1:8081/bot"
+    )
+    telegram_api_file_url: str | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+
+    default_timezone: str = "UTC"
+    default_delivery_time: str = "08:00"
+    default_pace: int = Field(default=4, ge=0, le=50)
+
+    dispatch_interval_seconds: float = Field(default=5.0, gt=0)
+    dispatch_batch_size: int = Field(default=200, ge=1)
+    dispatch_concurrency: int = Field(default=64, ge=1)
+    dispatch_lease_seconds: float = Field(default=120.0, gt=0)
+    rate_limit: bool = True  # Telegram's limits; turn off only against a local test server
+    private_chat_interval_seconds: float = Field(default=1.0, ge=0)
+
+    quiz_reminder_hours: float = Field(default=4.0, ge=0)
+    idle_installments_before_pause: int = Field(default=3, ge=1)
+    review_retention: float = Field(default=0.9, gt=0.5, lt=1.0)
+    max_reviews_per_day: int = Field(default=5, ge=0)
+
+    group_quiz_open_period: int = Field(default=30, ge=5, le=600)
+    group_quiz_min_players: int = Field(default=2, ge=1)
+    group_quiz_lobby_seconds: int = Field(default=120, ge=10)
+
+    webhook_url: str | None = None
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = 8443
+    webhook_secret: SecretStr | None = None
+
+    log_level: str = "INFO"
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p for p in value.replace(";", ",").replace(" ", ",").split(",") if p]
+            try:
+                return [int(p) for p in parts]
+            except ValueError:
+                raise ValueError(
+                    "ADMIN_IDS must be Telegram user ids separated by commas, e.g. 12345,67890"
+                ) from None
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name like Europe/London"
+            ) from None
+        return value
+
+    @field_validator("default_delivery_time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        from bot.domain.timeparse import parse_clock_time
+
+        return parse_clock_time(value).strftime("%H:%M")

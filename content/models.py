@@ -1,0 +1,107 @@
+"""Typed models for threads, quiz questions and tracks, with Telegram's limits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+# Telegram's limits, counted after entity parsing.
+MESSAGE_TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+POLL_QUESTION_MAX = 300
+POLL_OPTIONS_MAX = 12
+POLL_OPTION_MAX = 100
+POLL_EXPLANATION_MAX = 200
+POLL_EXPLANATION_MAX_LINE_BREAKS = 2
+# Room left in every post message for the "5/12" marker and the link to the original.
+RENDER_RESERVE = 64
+POST_TEXT_MAX = MESSAGE_TEXT_LIMIT - RENDER_RESERVE
+POST_CAPTION_MAX = CAPTION_LIMIT - RENDER_RESERVE
+
+SourceKind = Literal["tweetorial", "article", "notes"]
+ThreadStatus = Literal["complete", "partial"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Author(_Strict):
+    name: str
+    handle: str | None = None
+
+
+class Source(_Strict):
+    url: str | None = None
+    kind: SourceKind = "tweetorial"
+    imported_from: str | None = None
+    published: dt.date | None = None
+
+
+class Post(_Strict):
+    text: str
+    media: list[str] = Field(default_factory=list)
+    url: str | None = None
+
+
+class QuizQuestion(_Strict):
+    id: str
+    question: str
+    options: list[str]
+    correct: list[int]
+    explanation: str = ""
+    after_post: int | None = None  # 1-based; None means the end of the thread
+    source_post: int | None = None  # 1-based
+    image: str | None = None
+
+
+class Reference(_Strict):
+    title: str
+    url: str | None = None
+    citation: str | None = None
+
+
+class Thread(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    schema_version: int = Field(default=SCHEMA_VERSION, alias="schema")
+    id: str
+    title: str
+    author: Author
+    source: Source
+    tags: list[str] = Field(default_factory=list)
+    status: ThreadStatus = "complete"
+    posts: list[Post]
+    quiz: list[QuizQuestion] = Field(default_factory=list)
+    references: list[Reference] = Field(default_factory=list)
+
+    def questions_after(self, post_number: int) -> list[QuizQuestion]:
+        """Return the questions that follow post `post_number` (1-based)."""
+        last = len(self.posts)
+        return [q for q in self.quiz if (q.after_post or last) == post_number]
+
+
+class Track(_Strict):
+    id: str
+    title: str
+    description: str = ""
+    threads: list[str]
+
+
+class Library(BaseModel):
+    """Every thread and track, by id, in a stable order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    threads: dict[str, Thread]
+    tracks: dict[str, Track]
+
+    def thread(self, thread_id: str) -> Thread:
+        return self.threads[thread_id]
+
+    def track(self, track_id: str) -> Track:
+        return self.tracks[track_id]
