@@ -235,5 +235,19 @@ class GroupPlayer(SQLModel, table=True):
 class ProcessedUpdate(SQLModel, table=True):
     """Update ids already handled, so a redelivered webhook update is not processed twice."""
 
-    update_id: int = Field(primary_key=True)
+    update_id: int = Field(primary_key=True, sa_type=BigInteger)
     processed_at: dt.datetime = Field(default_factory=utcnow, index=True)
+    # Set while a process is handling the update; None once it is done. A process that died
+    # mid-update leaves it set, and the redelivery is handled again once it has passed.
+    lease_until: dt.datetime | None = None
+
+
+class SendBudget(SQLModel, table=True):
+    """The send budget shared by every bot process on PostgreSQL (one row per bot token).
+
+    `next_slot` is the generic cell rate algorithm's "theoretical arrival time": each
+    message moves it on by 1/rate seconds, atomically, and waits until its own slot.
+    """
+
+    name: str = Field(primary_key=True)
+    next_slot: dt.datetime
