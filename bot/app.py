@@ -51,6 +51,7 @@ def build_application(
         .token(settings.telegram_bot_token.get_secret_value())
         .context_types(CONTEXT_TYPES)
         .post_init(_post_init)
+        .post_stop(_post_stop)
     )
     if settings.telegram_api_base_url:
         builder = builder.base_url(settings.telegram_api_base_url)
@@ -84,6 +85,10 @@ def build_application(
 
 async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
     await publish_command_menus(app)
+
+
+async def _post_stop(app: Application) -> None:  # type: ignore[type-arg]
+    await app.bot_data.services.drain()
 
 
 async def _on_error(update: object, context: Context) -> None:

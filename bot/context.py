@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +28,7 @@ class Services:
     clock: Clock = field(default_factory=SystemClock)
     pacer: ChatPacer | None = None
     _library: Library | None = None
+    _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def library(self) -> Library:
         if self._library is None:
@@ -38,6 +41,18 @@ class Services:
 
     def now(self) -> Any:
         return self.clock.now()
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run work after the handler returns, keeping a reference until it ends."""
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def drain(self) -> None:
+        """Wait for background work (tests, and shutdown)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
 
 
 class BotData:

@@ -11,7 +11,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from bot.commands import GROUP_COMMANDS, TRAINEE_COMMANDS, help_lines
 from bot.context import Context, Services, services
-from bot.dispatch import dispatch_job
+from bot.dispatch import dispatch_due
 from bot.domain.drip import plan_thread_ids, resume_position
 from bot.domain.schedule import next_delivery_at
 from bot.domain.timeparse import InputError, parse_clock_time, parse_timezone, zone, zone_label
@@ -416,8 +416,8 @@ async def next_command(update: Update, context: Context) -> None:
     if reply:
         await _reply(update, reply)
         return
-    if context.job_queue is not None:
-        context.job_queue.run_once(dispatch_job, 0, name="dispatch-now")
+    # Deliver in the background so other trainees' updates are not held up meanwhile.
+    services(context).spawn(dispatch_due(context.application))
 
 
 async def pause(update: Update, context: Context) -> None:
