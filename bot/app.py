@@ -53,6 +53,8 @@ def build_application(
         .post_init(_post_init)
         .post_stop(_post_stop)
     )
+    timeout = settings.telegram_timeout_seconds
+    builder = builder.read_timeout(timeout).write_timeout(timeout).connect_timeout(timeout)
     if settings.telegram_api_base_url:
         builder = builder.base_url(settings.telegram_api_base_url)
         builder = builder.base_file_url(

@@ -18,6 +18,7 @@ T = TypeVar("T")
 
 MAX_ATTEMPTS = 5
 MAX_RETRY_AFTER_SECONDS = 120.0
+RETRY_BASE_DELAY = 1.0  # seconds before the first retry of a timeout; doubles each time
 
 
 class ChatPacer:
@@ -73,7 +74,7 @@ async def send_safely(
     A timeout does not prove Telegram did not deliver, so a retry may duplicate the message
     the user sees; the alternative, giving up, could lose it. We prefer a rare duplicate.
     """
-    delay = 1.0
+    delay = RETRY_BASE_DELAY
     for attempt in range(1, attempts + 1):
         if pacer is not None:
             await pacer.wait(chat_id)

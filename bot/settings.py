@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     dispatch_batch_size: int = Field(default=200, ge=1)
     dispatch_concurrency: int = Field(default=64, ge=1)
     dispatch_lease_seconds: float = Field(default=120.0, gt=0)
+    telegram_timeout_seconds: float = Field(default=10.0, gt=0)
     rate_limit: bool = True  # Telegram's limits; turn off only against a local test server
     private_chat_interval_seconds: float = Field(default=1.0, ge=0)
 
@@ -50,6 +51,12 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
 
     log_level: str = "INFO"
+
+    # -- production: shared send budget (bot/ratelimit.py), webhook (bot/webhook.py) --
+    # Messages a second for this bot token in all; on PostgreSQL every process shares it.
+    send_budget_per_second: float = Field(default=30.0, gt=0)
+    # How long a webhook update being handled is held against redeliveries to other processes.
+    webhook_update_lease_seconds: float = Field(default=300.0, gt=0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
