@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     group_quiz_open_period: int = Field(default=30, ge=5, le=600)
     group_quiz_min_players: int = Field(default=2, ge=1)
     group_quiz_lobby_seconds: int = Field(default=120, ge=10)
+    # Group quiz sessions (bot/handlers/group.py): at most this many questions per session;
+    # a longer thread or track gets a random selection, asked in library order.
+    group_quiz_max_questions: int = Field(default=10, ge=1, le=50)
 
     webhook_url: str | None = None
     webhook_listen: str = "0.0.0.0"
@@ -57,6 +60,12 @@ class Settings(BaseSettings):
     send_budget_per_second: float = Field(default=30.0, gt=0)
     # How long a webhook update being handled is held against redeliveries to other processes.
     webhook_update_lease_seconds: float = Field(default=300.0, gt=0)
+
+    # -- admin tools (bot/handlers/admin.py) --
+    # /broadcast edits its progress message after every this many sends.
+    broadcast_progress_every: int = Field(default=50, ge=1)
+    # Sends in flight at once; the rate limiter keeps the overall pace within Telegram's.
+    broadcast_concurrency: int = Field(default=16, ge=1, le=256)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

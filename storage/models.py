@@ -217,6 +217,19 @@ class GroupSession(SQLModel, table=True):
     lobby_deadline: dt.datetime | None = None
     created_at: dt.datetime = Field(default_factory=utcnow)
     finished_at: dt.datetime | None = None
+    # Live group quiz (bot/handlers/group.py). `active_chat_id` equals `chat_id` while the
+    # session is in the lobby or running and is NULL afterwards: its unique constraint is
+    # what keeps one session per group, even with several bot processes.
+    active_chat_id: int | None = Field(default=None, unique=True, sa_type=BigInteger)
+    title: str = ""  # what is being played, as announced
+    questions: list[list[str]] = Field(
+        default_factory=list, sa_column=Column(JSON)
+    )  # [thread id, question id] pairs, fixed when the session is created
+    question_open: bool = False  # question `question_index - 1` is being asked
+    question_sent_at: dt.datetime | None = None  # when its poll went out
+    next_question_at: dt.datetime | None = None  # between questions: when the next one goes
+    ended_reason: str | None = None  # completed, stopped, cancelled, interrupted, removed
+    stopped_by: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class GroupPlayer(SQLModel, table=True):
@@ -230,6 +243,24 @@ class GroupPlayer(SQLModel, table=True):
     correct: int = 0
     seconds: float = 0.0  # total time to answer
     joined_at: dt.datetime = Field(default_factory=utcnow)
+    answered: int = 0  # questions this player answered
+
+
+class GroupAnswer(SQLModel, table=True):
+    """One player's answer to one question of a group quiz session (at most one each)."""
+
+    __table_args__ = (UniqueConstraint("session_id", "question_index", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="groupsession.id", index=True, ondelete="CASCADE")
+    question_index: int
+    user_id: int = Field(sa_type=BigInteger)
+    poll_id: str
+    option_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON))
+    correct: bool
+    seconds: float
+    points: int
+    answered_at: dt.datetime = Field(default_factory=utcnow)
 
 
 class ProcessedUpdate(SQLModel, table=True):

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: d8ea822d5eb6
+Revision ID: f0b291d9346e
 Revises: 
-Create Date: 2026-11-23 15:36:27.683597
+Create Date: 2026-11-23 15:38:27.806701
 
 """
 from typing import Sequence, Union
@@ -13,7 +13,7 @@ import sqlmodel  # noqa: F401  (autogenerate writes sqlmodel types)
 
 
 # revision identifiers, used by Alembic.
-revision: str = 'd8ea822d5eb6'
+revision: str = 'f0b291d9346e'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -63,7 +63,16 @@ def upgrade() -> None:
     sa.Column('lobby_deadline', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('finished_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_groupsession'))
+    sa.Column('active_chat_id', sa.BigInteger(), nullable=True),
+    sa.Column('title', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('questions', sa.JSON(), nullable=True),
+    sa.Column('question_open', sa.Boolean(), nullable=False),
+    sa.Column('question_sent_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('next_question_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('ended_reason', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('stopped_by', sa.BigInteger(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_groupsession')),
+    sa.UniqueConstraint('active_chat_id', name=op.f('uq_groupsession_active_chat_id'))
     )
     with op.batch_alter_table('groupsession', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_groupsession_chat_id'), ['chat_id'], unique=False)
@@ -182,6 +191,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_delivery_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_delivery_subscription_id'), ['subscription_id'], unique=False)
 
+    op.create_table('groupanswer',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('session_id', sa.Integer(), nullable=False),
+    sa.Column('question_index', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.BigInteger(), nullable=False),
+    sa.Column('poll_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('option_ids', sa.JSON(), nullable=True),
+    sa.Column('correct', sa.Boolean(), nullable=False),
+    sa.Column('seconds', sa.Float(), nullable=False),
+    sa.Column('points', sa.Integer(), nullable=False),
+    sa.Column('answered_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['session_id'], ['groupsession.id'], name=op.f('fk_groupanswer_session_id_groupsession'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_groupanswer')),
+    sa.UniqueConstraint('session_id', 'question_index', 'user_id', name=op.f('uq_groupanswer_session_id_question_index_user_id'))
+    )
+    with op.batch_alter_table('groupanswer', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_groupanswer_session_id'), ['session_id'], unique=False)
+
     op.create_table('groupplayer',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('session_id', sa.Integer(), nullable=False),
@@ -191,6 +218,7 @@ def upgrade() -> None:
     sa.Column('correct', sa.Integer(), nullable=False),
     sa.Column('seconds', sa.Float(), nullable=False),
     sa.Column('joined_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('answered', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['session_id'], ['groupsession.id'], name=op.f('fk_groupplayer_session_id_groupsession'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_groupplayer')),
     sa.UniqueConstraint('session_id', 'user_id', name=op.f('uq_groupplayer_session_id_user_id'))
@@ -224,6 +252,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_groupplayer_session_id'))
 
     op.drop_table('groupplayer')
+    with op.batch_alter_table('groupanswer', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_groupanswer_session_id'))
+
+    op.drop_table('groupanswer')
     with op.batch_alter_table('delivery', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_delivery_subscription_id'))
         batch_op.drop_index(batch_op.f('ix_delivery_status'))
