@@ -1,0 +1,103 @@
+"""Is this bot process able to work? The database answers and Telegram is reachable.
+
+Served as `GET /healthz` in webhook mode (JSON, 200 or 503) and run by `tweetdrip health`,
+which the Docker image's HEALTHCHECK calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from telegram import Bot
+from telegram.error import TelegramError
+
+CHECK_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    detail: str
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "detail": self.detail, "seconds": round(self.seconds, 3)}
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    database: Check
+    telegram: Check
+
+    @property
+    def ok(self) -> bool:
+        return self.database.ok and self.telegram.ok
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": "ok" if self.ok else "unavailable",
+            "database": self.database.to_json(),
+            "telegram": self.telegram.to_json(),
+        }
+
+
+def _ping_database(engine: Engine) -> None:
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
+async def check_database(engine: Engine, timeout: float = CHECK_TIMEOUT_SECONDS) -> Check:
+    """Run `SELECT 1` (in a thread, so a hung database does not hang the event loop)."""
+    started = time.monotonic()
+    try:
+        await asyncio.wait_for(asyncio.to_thread(_ping_database, engine), timeout)
+    except TimeoutError:
+        return Check(False, f"no answer within {timeout:.0f} s", time.monotonic() - started)
+    except SQLAlchemyError as exc:
+        reason = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0]
+        return Check(False, f"{type(exc).__name__}: {reason}", time.monotonic() - started)
+    return Check(True, engine.dialect.name, time.monotonic() - started)
+
+
+async def check_telegram(bot: Bot, timeout: float = CHECK_TIMEOUT_SECONDS) -> Check:
+    """Call getMe: proves the Bot API is reachable and the token is accepted."""
+    started = time.monotonic()
+    try:
+        me = await bot.get_me(
+            read_timeout=timeout, connect_timeout=timeout, write_timeout=timeout, pool_timeout=1
+        )
+    except TelegramError as exc:
+        return Check(False, f"{type(exc).__name__}: {exc.message}", time.monotonic() - started)
+    return Check(True, f"@{me.username}", time.monotonic() - started)
+
+
+class HealthChecker:
+    """Checks, with the Telegram answer cached for `telegram_ttl` seconds.
+
+    The endpoint may be polled often (load balancers, Docker); the database check is cheap,
+    but each Telegram check is a request against the bot's budget.
+    """
+
+    def __init__(self, engine: Engine, bot: Bot, *, telegram_ttl: float = 15.0) -> None:
+        self.engine = engine
+        self.bot = bot
+        self.telegram_ttl = telegram_ttl
+        self._telegram: Check | None = None
+        self._telegram_at = 0.0
+
+    async def report(self) -> HealthReport:
+        database, telegram = await asyncio.gather(check_database(self.engine), self._cached())
+        return HealthReport(database, telegram)
+
+    async def _cached(self) -> Check:
+        now = time.monotonic()
+        if self._telegram is None or now - self._telegram_at >= self.telegram_ttl:
+            self._telegram = await check_telegram(self.bot)
+            self._telegram_at = now
+        return self._telegram
