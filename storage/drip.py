@@ -14,9 +14,11 @@ from storage.models import Delivery, DeliveryStatus, Subscription, SubscriptionS
 def claim_due(session: Session, now: dt.datetime, limit: int, lease: dt.timedelta) -> list[int]:
     """Lease up to `limit` due subscriptions to this process and return their ids.
 
-    On PostgreSQL, rows another process is claiming right now are skipped, not waited for.
+    One UPDATE ... WHERE id IN (SELECT ...) RETURNING statement, so two processes can never
+    claim the same row; on PostgreSQL rows another process is claiming are skipped, not
+    waited for (FOR UPDATE SKIP LOCKED).
     """
-    query = (
+    due = (
         select(Subscription.id)
         .where(
             Subscription.status == SubscriptionStatus.active,
@@ -26,15 +28,15 @@ def claim_due(session: Session, now: dt.datetime, limit: int, lease: dt.timedelt
         .order_by(col(Subscription.next_due_at))
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .scalar_subquery()
     )
-    ids = [i for i in session.exec(query).all() if i is not None]
-    if ids:
-        session.execute(
-            update(Subscription)
-            .where(col(Subscription.id).in_(ids))
-            .values(lease_until=now + lease)
-        )
-    return ids
+    claimed = session.execute(
+        update(Subscription)
+        .where(col(Subscription.id).in_(due))
+        .values(lease_until=now + lease)
+        .returning(col(Subscription.id))
+    )
+    return sorted(int(i) for i in claimed.scalars().all())
 
 
 def release_all_leases(session: Session) -> int:

@@ -1,0 +1,119 @@
+"""The delivery engine's queries, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from storage.db import make_engine, session_scope
+from storage.drip import add_deliveries, claim_due, pending_deliveries, release_all_leases
+from storage.models import Delivery, Subscription, SubscriptionStatus
+
+NOW = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC)
+LEASE = dt.timedelta(minutes=2)
+
+
+def add_subscribers(
+    engine: Engine, count: int, *, due: dt.datetime = NOW, **fields: object
+) -> None:
+    with session_scope(engine) as session:
+        for i in range(count):
+            session.add(
+                Subscription(
+                    chat_id=10_000 + i,
+                    status=SubscriptionStatus.active,
+                    plan_id="csf-leaks",
+                    next_due_at=due,
+                    **fields,
+                )
+            )
+
+
+def test_claims_only_active_due_unleased_subscriptions(engine: Engine) -> None:
+    add_subscribers(engine, 3)
+    add_subscribers(engine, 1, due=NOW + dt.timedelta(days=1))
+    with session_scope(engine) as session:
+        session.add(Subscription(chat_id=1, status=SubscriptionStatus.paused, next_due_at=NOW))
+    with session_scope(engine) as session:
+        first = claim_due(session, NOW, 10, LEASE)
+    with session_scope(engine) as session:
+        again = claim_due(session, NOW, 10, LEASE)
+    assert len(first) == 3 and again == []
+    with session_scope(engine) as session:  # once the lease runs out, it can be claimed again
+        assert sorted(
+            claim_due(session, NOW + LEASE + dt.timedelta(seconds=1), 10, LEASE)
+        ) == sorted(first)
+
+
+def test_claims_the_most_overdue_first_up_to_the_limit(engine: Engine) -> None:
+    add_subscribers(engine, 2, due=NOW)
+    add_subscribers(engine, 1, due=NOW - dt.timedelta(hours=1))
+    with session_scope(engine) as session:
+        oldest = session.exec(select(Subscription).where(Subscription.next_due_at < NOW)).one()
+        assert claim_due(session, NOW, 1, LEASE) == [oldest.id]
+
+
+def test_released_leases_can_be_claimed_at_once(engine: Engine) -> None:
+    add_subscribers(engine, 2)
+    with session_scope(engine) as session:
+        claim_due(session, NOW, 10, LEASE)
+    with session_scope(engine) as session:
+        assert release_all_leases(session) == 2
+    with session_scope(engine) as session:
+        assert len(claim_due(session, NOW, 10, LEASE)) == 2
+
+
+def test_an_outbox_item_is_never_written_twice(engine: Engine) -> None:
+    add_subscribers(engine, 1)
+    with session_scope(engine) as session:
+        sub_id = session.exec(select(Subscription.id)).one()
+        assert sub_id is not None
+        add_deliveries(session, sub_id, "csf-leak-blood-patch", ["h1", "p1", "p2"], 1)
+    with session_scope(engine) as session:
+        add_deliveries(session, sub_id, "csf-leak-blood-patch", ["p2", "p3"], 2)
+    with session_scope(engine) as session:
+        items = [d.item for d in pending_deliveries(session, sub_id)]
+        assert items == ["h1", "p1", "p2", "p3"]
+        assert len(session.exec(select(Delivery)).all()) == 4
+
+
+def test_concurrent_claims_never_share_a_subscription(database_url: str) -> None:
+    """Two processes' claims on PostgreSQL skip each other's locked rows (SQLite serialises)."""
+    engines = [make_engine(database_url) for _ in range(2)]
+    add_subscribers(engines[0], 400)
+    results: list[list[int]] = [[], []]
+    barrier = threading.Barrier(2)
+
+    def worker(index: int) -> None:
+        barrier.wait()
+        while True:
+            with Session(engines[index], expire_on_commit=False) as session:
+                ids = claim_due(session, NOW, 25, LEASE)
+                session.commit()
+            if not ids:
+                return
+            results[index].extend(ids)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    for e in engines:
+        e.dispose()
+    claimed = results[0] + results[1]
+    assert len(claimed) == 400 and len(set(claimed)) == 400
+    if database_url.startswith("postgresql"):
+        assert results[0] and results[1], "both processes should have got work"
+
+
+@pytest.mark.parametrize("count", [0, 1])
+def test_claiming_nothing_changes_nothing(engine: Engine, count: int) -> None:
+    add_subscribers(engine, count, due=NOW + dt.timedelta(days=1))
+    with session_scope(engine) as session:
+        assert claim_due(session, NOW, 10, LEASE) == []
+        assert all(s.lease_until is None for s in session.exec(select(Subscription)).all())
