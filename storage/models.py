@@ -222,6 +222,7 @@ class GroupSession(SQLModel, table=True):
     # what keeps one session per group, even with several bot processes.
     active_chat_id: int | None = Field(default=None, unique=True, sa_type=BigInteger)
     title: str = ""  # what is being played, as announced
+    starter_name: str = ""
     questions: list[list[str]] = Field(
         default_factory=list, sa_column=Column(JSON)
     )  # [thread id, question id] pairs, fixed when the session is created

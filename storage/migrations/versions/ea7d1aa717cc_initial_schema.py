@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: f0b291d9346e
+Revision ID: ea7d1aa717cc
 Revises: 
-Create Date: 2026-11-23 15:38:27.806701
+Create Date: 2026-11-23 15:40:44.394157
 
 """
 from typing import Sequence, Union
@@ -13,7 +13,7 @@ import sqlmodel  # noqa: F401  (autogenerate writes sqlmodel types)
 
 
 # revision identifiers, used by Alembic.
-revision: str = 'f0b291d9346e'
+revision: str = 'ea7d1aa717cc'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -65,6 +65,7 @@ def upgrade() -> None:
     sa.Column('finished_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('active_chat_id', sa.BigInteger(), nullable=True),
     sa.Column('title', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('starter_name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('questions', sa.JSON(), nullable=True),
     sa.Column('question_open', sa.Boolean(), nullable=False),
     sa.Column('question_sent_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
