@@ -1,11 +1,836 @@
-"""Handlers for the admin features (registered by bot.app.build_application)."""
+"""Admin commands: the library, previews, schedules into groups and channels, imports,
+statistics and announcements.
+
+Every handler here is wrapped in `admin_only`: anyone else is told the command is not
+available and nothing happens. Admins are the ADMIN_IDS of the settings plus those granted
+with /admin add.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import difflib
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from html import escape
 from typing import Any
 
-from telegram.ext import Application
+from telegram import (
+    Bot,
+    ChatMemberAdministrator,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError, TimedOut
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.charts_admin import stats_chart_png
+from bot.commands import publish_admin_menu
+from bot.context import Context, Services, services
+from bot.dispatch import _send_post as send_post
+from bot.domain.admin import (
+    ImportResult,
+    ScheduleRequest,
+    check_import_file,
+    format_stats_table,
+    import_summary_lines,
+    import_token,
+    library_lines,
+    pace_label,
+    parse_schedule_args,
+    prepare_import,
+    schedule_line,
+    track_lines,
+)
+from bot.domain.drip import END_ITEM, Position, plan_installment
+from bot.domain.timeparse import InputError
+from bot.quizzes import send_quiz_poll
+from bot.render import header_text, thread_end_text
+from bot.sending import Outcome, SendResult, send_safely
+from content.models import MESSAGE_TEXT_LIMIT, Library, Thread
+from content.validate import ContentError
+from storage import admin as store
+from storage.db import session_scope
+from storage.models import SubscriptionKind
+
+log = logging.getLogger(__name__)
+
+NOT_AVAILABLE = "That command is not available."
+FILES_NOT_AVAILABLE = "I can't do anything with files here. Send /help to see what I can do."
+PRIVATE_ONLY = "Admin commands work only in a private chat with me."
+MESSAGE_BUDGET = 3900  # under Telegram's 4096, leaving room for the markup around a chunk
+MAX_REPORT_PROBLEMS = 40
+
+Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
+
+
+# --- who is an admin ------------------------------------------------------------------------
+
+
+def is_admin(svc: Services, user_id: int) -> bool:
+    """ADMIN_IDS from the settings, or granted with /admin add."""
+    if user_id in svc.settings.admin_ids:
+        return True
+    with session_scope(svc.engine) as session:
+        return store.is_granted_admin(session, user_id)
+
+
+def admin_only(refusal: str = NOT_AVAILABLE) -> Callable[[Handler], Handler]:
+    """Let admins through, in private chats only; tell anyone else `refusal` and stop."""
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def guarded(update: Update, context: Context) -> None:
+            user = update.effective_user
+            if user is None:
+                return
+            if not is_admin(services(context), user.id):
+                log.info("user %s tried admin handler %s", user.id, handler.__name__)
+                await _refuse(update, refusal)
+                return
+            chat = update.effective_chat
+            if chat is not None and chat.type != ChatType.PRIVATE:
+                await _refuse(update, PRIVATE_ONLY)
+                return
+            await handler(update, context)
+
+        return guarded
+
+    return decorate
+
+
+async def _refuse(update: Update, text: str) -> None:
+    if update.callback_query is not None:
+        await update.callback_query.answer(text, show_alert=True)
+    elif update.effective_message is not None:
+        await update.effective_message.reply_text(text)
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Add this module's handlers to the application."""
+    """Admin commands, the /import file upload and its Publish/Cancel buttons.
+
+    New messages only: an edited `/broadcast` must not send the announcement again.
+    """
+    new = filters.UpdateType.MESSAGE
+    commands: list[tuple[str, Handler]] = [
+        ("admin", admin_command),
+        ("threads", threads_command),
+        ("preview", preview_command),
+        ("schedule", schedule_command),
+        ("schedules", schedules_command),
+        ("unschedule", unschedule_command),
+        ("import", import_command),
+        ("stats", stats_command),
+        ("broadcast", broadcast_command),
+    ]
+    for name, callback in commands:
+        app.add_handler(CommandHandler(name, callback, filters=new))
+    app.add_handler(
+        MessageHandler(new & filters.ChatType.PRIVATE & filters.Document.ALL, import_document)
+    )
+    app.add_handler(CallbackQueryHandler(import_choice, pattern=r"^imp:"))
+
+
+# --- replies --------------------------------------------------------------------------------
+
+
+async def _say(update: Update, html: str, markup: InlineKeyboardMarkup | None = None) -> Message:
+    chat = update.effective_chat
+    assert chat is not None
+    return await chat.send_message(
+        html, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=None
+    )
+
+
+def chunk_lines(lines: Sequence[str], budget: int = MESSAGE_BUDGET) -> list[str]:
+    """Join lines into as few messages as fit Telegram's limit (a longer line is cut)."""
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in lines:
+        line = line if len(line) <= budget else line[: budget - 1] + "…"
+        if current and size + len(line) + 1 > budget:
+            chunks.append("\n".join(current))
+            current, size = [], 0
+        current.append(line)
+        size += len(line) + 1
+    if current:
+        chunks.append("\n".join(current))
+    return chunks
+
+
+async def _say_lines(update: Update, lines: Sequence[str]) -> None:
+    """Send HTML lines in as few messages as fit."""
+    for chunk in chunk_lines(lines):
+        await _say(update, chunk)
+
+
+async def _say_pre(update: Update, text: str) -> None:
+    """Send a plain-text table as <pre> blocks, split on lines to fit."""
+    for chunk in chunk_lines(text.splitlines(), MESSAGE_BUDGET - 20):
+        await _say(update, f"<pre>{escape(chunk)}</pre>")
+
+
+# --- /admin ---------------------------------------------------------------------------------
+
+ADMIN_USAGE = "Usage: /admin list · /admin add <user id> · /admin remove <user id>"
+
+
+@admin_only()
+async def admin_command(update: Update, context: Context) -> None:
+    """`/admin list|add <id>|remove <id>`."""
+    svc = services(context)
+    user = update.effective_user
+    assert user is not None
+    args = context.args or []
+    action = args[0].lower() if args else "list"
+    if action == "list":
+        await _say(update, _admin_list(svc))
+        return
+    if action not in ("add", "remove") or len(args) != 2:
+        await _say(update, escape(ADMIN_USAGE))
+        return
+    try:
+        target = int(args[1])
+        if target <= 0:
+            raise ValueError
+    except ValueError:
+        await _say(
+            update,
+            f"“{escape(args[1][:40])}” is not a Telegram user id. A user id is a positive number; "
+            "the person can get theirs from @userinfobot.",
+        )
+        return
+    if action == "add":
+        with session_scope(svc.engine) as session:
+            added = target not in svc.settings.admin_ids and store.grant_admin(
+                session, target, user.id, svc.now()
+            )
+        if not added:
+            await _say(update, f"{target} is already an admin.")
+            return
+        await publish_admin_menu(context.application, target)
+        await _say(
+            update,
+            f"✅ {target} is now an admin. The admin commands appear in their menu "
+            "(once they have opened a chat with me).",
+        )
+        return
+    if target in svc.settings.admin_ids:
+        await _say(
+            update,
+            f"{target} is an admin through ADMIN_IDS in the bot's configuration, so they can't "
+            "be removed from chat. Take them out of ADMIN_IDS and restart the bot.",
+        )
+        return
+    with session_scope(svc.engine) as session:
+        removed = store.revoke_admin(session, target)
+    if not removed:
+        await _say(update, f"{target} is not an admin.")
+        return
+    await publish_admin_menu(context.application, target, admin=False)
+    await _say(update, f"🗑 {target} is no longer an admin.")
+
+
+def _admin_list(svc: Services) -> str:
+    with session_scope(svc.engine) as session:
+        granted = store.granted_admins(session)
+    lines = ["<b>Admins</b>"]
+    for user_id in svc.settings.admin_ids:
+        lines.append(f"• {user_id} (ADMIN_IDS)")
+    for row in granted:
+        if row.user_id in svc.settings.admin_ids:
+            continue
+        by = f" by {row.granted_by}" if row.granted_by else ""
+        lines.append(f"• {row.user_id} (granted{by} on {row.granted_at:%Y-%m-%d})")
+    if len(lines) == 1:
+        lines.append("none")
+    lines.append("\n" + escape(ADMIN_USAGE))
+    return "\n".join(lines)
+
+
+# --- /threads and /preview ------------------------------------------------------------------
+
+
+@admin_only()
+async def threads_command(update: Update, context: Context) -> None:
+    """The library: id, title, posts, questions, status; then the tracks."""
+    svc = services(context)
+    library = svc.library()
+    with session_scope(svc.engine) as session:
+        imported = store.published_import_ids(session)
+    lines = [f"<b>Library: {len(library.threads)} threads</b>"]
+    lines += [f"• {escape(line)}" for line in library_lines(library, imported)]
+    lines.append(f"\n<b>Tracks: {len(library.tracks)}</b>")
+    lines += [f"• {escape(line)}" for line in track_lines(library)]
+    lines.append("\n/preview &lt;thread&gt; shows one as trainees see it.")
+    await _say_lines(update, lines)
+
+
+@admin_only()
+async def preview_command(update: Update, context: Context) -> None:
+    """Send a whole thread and its quiz here, rendered as for trainees; polls are closed."""
+    svc = services(context)
+    library = svc.library()
+    chat = update.effective_chat
+    assert chat is not None
+    if not context.args:
+        await _say(update, "Usage: /preview &lt;thread id&gt; (/threads lists them)")
+        return
+    wanted = context.args[0].strip().lower()
+    thread = library.threads.get(wanted)
+    if thread is None:
+        await _say(update, escape(_unknown_thread(library, wanted)))
+        return
+    await _say(
+        update,
+        f"👁 Preview of <b>{escape(thread.title)}</b>: exactly what trainees get, in one go. "
+        "The quiz polls are closed, so nothing is recorded.",
+    )
+    result = await send_preview(context.bot, svc, chat.id, thread)
+    if result.outcome != Outcome.sent:
+        await _say(update, f"⚠️ The preview stopped: {escape(result.error or result.outcome)}")
+
+
+def _unknown_thread(library: Library, wanted: str) -> str:
+    if wanted in library.tracks:
+        threads = ", ".join(library.tracks[wanted].threads)
+        return f"{wanted} is a track; preview its threads one at a time: {threads}."
+    close = difflib.get_close_matches(wanted, list(library.threads), n=1)
+    hint = f" Did you mean {close[0]}?" if close else ""
+    return f"There is no thread “{wanted[:60]}”.{hint} /threads lists the library."
+
+
+def _to_chat(
+    send: Callable[..., Awaitable[Message]], /, **kwargs: Any
+) -> Callable[[int], Awaitable[Message]]:
+    """`send` with everything bound but the chat id, which send_safely supplies."""
+
+    async def call(chat_id: int) -> Message:
+        return await send(chat_id=chat_id, **kwargs)
+
+    return call
+
+
+async def send_preview(
+    bot: Bot, svc: Services, chat_id: int, thread: Thread
+) -> SendResult[Message]:
+    """The thread as one installment, with the drip's own rendering and closed quiz polls."""
+    installment = plan_installment(
+        Library(threads={thread.id: thread}, tracks={}), [thread.id], Position(0, 0), 0, 1
+    )
+    assert installment is not None  # a library thread has at least one post
+    reply_to: int | None = None
+    result: SendResult[Message] = SendResult(Outcome.sent)
+    for item in installment.items:
+        reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+        if item.startswith("p"):
+            result = await send_post(bot, thread, int(item[1:]), chat_id, reply, svc.pacer)
+        elif item.startswith("q:"):
+            question = next(q for q in thread.quiz if q.id == item[2:])
+            poll = _to_chat(
+                send_quiz_poll, bot=bot, question=question, is_closed=True, reply_to=reply_to
+            )
+            result = await send_safely(poll, chat_id, pacer=svc.pacer)
+        else:
+            if item == END_ITEM:
+                html = thread_end_text(thread, None, None, None)
+            else:  # the header opens the installment and replies to nothing
+                html = header_text(1, thread, installment.first_post, installment.last_post)
+                reply = None
+            send = _to_chat(
+                bot.send_message, text=html, parse_mode=ParseMode.HTML, reply_parameters=reply
+            )
+            result = await send_safely(send, chat_id, pacer=svc.pacer)
+        if result.outcome != Outcome.sent:
+            return result
+        if result.value is not None:
+            reply_to = result.value.message_id
+    return result
+
+
+# --- /schedule, /schedules, /unschedule -----------------------------------------------------
+
+
+class TargetError(Exception):
+    """The bot cannot publish into that chat; the message says what to do about it."""
+
+
+@dataclass(frozen=True)
+class PublishTarget:
+    chat_id: int
+    title: str
+    kind: SubscriptionKind
+
+
+async def check_publish_target(bot: Bot, chat: int | str) -> PublishTarget:
+    """Ask Telegram whether the bot can post into `chat` (getChat, getChatMember for itself)."""
+    shown = str(chat)
+    try:
+        info = await bot.get_chat(chat)
+    except Forbidden:
+        raise TargetError(
+            f"I am not a member of {shown}. Add me to it as an admin, then schedule again."
+        ) from None
+    except BadRequest as exc:
+        raise TargetError(
+            f"I can't find the chat {shown} ({exc.message}). Add me to the group or channel "
+            "as an admin first, and check the id or @username."
+        ) from None
+    except (TimedOut, NetworkError) as exc:
+        raise TargetError(f"Telegram did not answer ({exc.message}); try again.") from None
+    if info.type == ChatType.PRIVATE:
+        raise TargetError(
+            f"{shown} is a private chat. Schedules go into groups and channels; "
+            "trainees subscribe themselves with /start."
+        )
+    title = info.title or (f"@{info.username}" if info.username else str(info.id))
+    kind = SubscriptionKind.channel if info.type == ChatType.CHANNEL else SubscriptionKind.group
+    try:
+        member = await bot.get_chat_member(info.id, bot.id)
+    except Forbidden:
+        raise TargetError(f"I am not a member of {title}. Add me as an admin first.") from None
+    except BadRequest as exc:
+        raise TargetError(f"I can't check my rights in {title} ({exc.message}).") from None
+    except (TimedOut, NetworkError) as exc:
+        raise TargetError(f"Telegram did not answer ({exc.message}); try again.") from None
+    if member.status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED):
+        raise TargetError(f"I am not in {title} any more. Add me back as an admin first.")
+    if member.status not in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER):
+        raise TargetError(
+            f"I am in {title} but not an admin. Make me an admin"
+            + (" with the right to post messages" if kind == SubscriptionKind.channel else "")
+            + ", then schedule again."
+        )
+    if (
+        kind == SubscriptionKind.channel
+        and isinstance(member, ChatMemberAdministrator)
+        and not member.can_post_messages
+    ):
+        raise TargetError(
+            f"I am an admin of {title} but can't post messages there. "
+            "Give me the “Post messages” right, then schedule again."
+        )
+    return PublishTarget(info.id, title, kind)
+
+
+class ScheduleConflict(Exception):
+    """The same plan is already running in that chat."""
+
+
+def store_schedule(
+    svc: Services, request: ScheduleRequest, target: PublishTarget, created_by: int | None
+) -> int:
+    """Save a checked schedule; return its id. Raises ScheduleConflict for a duplicate."""
+    with session_scope(svc.engine) as session:
+        running = store.find_running_schedule(
+            session, target.chat_id, request.plan_kind, request.plan_id
+        )
+        if running is not None:
+            raise ScheduleConflict(
+                f"{request.plan_id} is already scheduled into {target.title} (#{running.id}); "
+                f"/unschedule {running.id} first to start it again."
+            )
+        sub = store.create_schedule(
+            session,
+            kind=target.kind,
+            chat_id=target.chat_id,
+            chat_title=target.title,
+            plan_kind=request.plan_kind,
+            plan_id=request.plan_id,
+            timezone=request.timezone,
+            delivery_time=request.delivery_time,
+            pace=request.pace,
+            start_at=request.start_at,
+            created_by=created_by,
+            now=svc.now(),
+        )
+        assert sub.id is not None
+        return sub.id
+
+
+CHANNEL_NOTE = (
+    "Channel polls are anonymous: the quizzes there show the results, but nobody's answers "
+    "or scores are recorded."
+)
+
+
+def schedule_confirmation(
+    schedule_id: int, request: ScheduleRequest, target: PublishTarget
+) -> list[str]:
+    """What the admin is told once a schedule is stored (plain text lines)."""
+    lines = [
+        f"📅 Scheduled #{schedule_id}: {request.plan_title} ({request.plan_kind}) into "
+        f"{target.title} ({target.kind}).",
+        f"First installment {request.start_local:%a %d %b %Y %H:%M} {request.timezone}, then "
+        f"{pace_label(request.pace)} at {request.delivery_time}.",
+    ]
+    if request.shifted:
+        lines.append(
+            f"{request.delivery_time} does not exist on that day in {request.timezone} "
+            f"(clocks go forward), so the first one goes at {request.start_local:%H:%M}."
+        )
+    if target.kind == SubscriptionKind.channel:
+        lines.append(CHANNEL_NOTE)
+    lines.append(f"/schedules lists every schedule; /unschedule {schedule_id} removes this one.")
+    return lines
+
+
+@admin_only()
+async def schedule_command(update: Update, context: Context) -> None:
+    """`/schedule <thread|track> <chat> <YYYY-MM-DD> <HH:MM> [zone] [posts per day]`."""
+    svc = services(context)
+    user = update.effective_user
+    assert user is not None
+    try:
+        request = parse_schedule_args(
+            context.args or [],
+            svc.library(),
+            svc.now(),
+            default_timezone=svc.settings.default_timezone,
+            default_pace=svc.settings.default_pace,
+        )
+    except InputError as exc:
+        await _say(update, f"⚠️ {escape(str(exc))}")
+        return
+    try:
+        target = await check_publish_target(context.bot, request.chat)
+        schedule_id = store_schedule(svc, request, target, user.id)
+    except (TargetError, ScheduleConflict) as exc:
+        await _say(update, f"⚠️ {escape(str(exc))}")
+        return
+    lines = schedule_confirmation(schedule_id, request, target)
+    await _say(update, "\n".join(escape(line) for line in lines))
+
+
+@admin_only()
+async def schedules_command(update: Update, context: Context) -> None:
+    svc = services(context)
+    library = svc.library()
+    with session_scope(svc.engine) as session:
+        lines = [schedule_line(sub, library) for sub in store.schedules(session)]
+    if not lines:
+        await _say(update, "Nothing is scheduled. /schedule publishes a thread or track.")
+        return
+    await _say_lines(
+        update,
+        ["<b>Schedules</b> (next send in each schedule's time zone)"]
+        + [f"• {escape(line)}" for line in lines],
+    )
+
+
+@admin_only()
+async def unschedule_command(update: Update, context: Context) -> None:
+    svc = services(context)
+    raw = (context.args or [""])[0].lstrip("#")
+    try:
+        schedule_id = int(raw)
+    except ValueError:
+        await _say(update, "Usage: /unschedule &lt;id&gt; (/schedules shows the ids)")
+        return
+    with session_scope(svc.engine) as session:
+        removed = store.delete_schedule(session, schedule_id)
+    if removed is None:
+        await _say(update, f"There is no schedule #{schedule_id}. /schedules lists them.")
+        return
+    await _say(
+        update,
+        f"🗑 Removed schedule #{schedule_id}: {escape(str(removed.plan_id))} into "
+        f"{escape(removed.name or str(removed.chat_id))}. Nothing more will be sent.",
+    )
+
+
+# --- /import --------------------------------------------------------------------------------
+
+IMPORT_HELP = (
+    "Send me the file to import: a .md or .txt export (Thread Reader App, Readwise, Markdown) "
+    "or a .yaml thread, up to 1 MB. I check it and show you what I found before anything "
+    "joins the library."
+)
+
+
+@admin_only()
+async def import_command(update: Update, context: Context) -> None:
+    """`/import` alone asks for the file; as a reply to a file, imports that file."""
+    message = update.effective_message
+    assert message is not None
+    replied = message.reply_to_message
+    if replied is not None and replied.document is not None:
+        await _import_file(update, context, replied)
+        return
+    await _say(update, escape(IMPORT_HELP))
+
+
+@admin_only(refusal=FILES_NOT_AVAILABLE)
+async def import_document(update: Update, context: Context) -> None:
+    """A file from an admin (with or without the caption /import) is an import."""
+    message = update.effective_message
+    assert message is not None
+    await _import_file(update, context, message)
+
+
+async def _import_file(update: Update, context: Context, message: Message) -> None:
+    svc = services(context)
+    user = update.effective_user
+    document = message.document
+    assert user is not None and document is not None
+    filename = document.file_name or "upload"
+    try:
+        check_import_file(filename, document.file_size)
+    except InputError as exc:
+        await _say(update, f"⚠️ {escape(str(exc))} Nothing was imported.")
+        return
+    try:
+        telegram_file = await document.get_file()
+        data = bytes(await telegram_file.download_as_bytearray())
+    except BadRequest as exc:
+        await _say(update, f"⚠️ I could not download {escape(filename)}: {escape(exc.message)}")
+        return
+    except (TimedOut, NetworkError):
+        await _say(update, f"⚠️ Downloading {escape(filename)} timed out; send it again.")
+        return
+    result = prepare_import(filename, data, svc.library())
+    if not result.ok:
+        await _say_lines(update, import_problem_lines(result))
+        return
+    items = [(d.thread.id, d.yaml_text) for d in result.drafts]
+    with session_scope(svc.engine) as session:
+        store.replace_pending_imports(session, user.id, items, svc.now())
+    token = import_token(items)
+    buttons = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("✅ Publish", callback_data=f"imp:ok:{token}"),
+                InlineKeyboardButton("Cancel", callback_data=f"imp:no:{token}"),
+            ]
+        ]
+    )
+    lines = import_summary_html(result)
+    chunks = chunk_lines(lines)
+    for chunk in chunks[:-1]:
+        await _say(update, chunk)
+    await _say(update, chunks[-1], buttons)
+
+
+def import_problem_lines(result: ImportResult) -> list[str]:
+    problems = result.problems or [f"{result.filename}: no thread found in this file"]
+    lines = [
+        f"❌ <b>{escape(result.filename)} was not imported</b>: "
+        f"{len(problems)} problem(s). Fix them and send the file again.",
+        "",
+    ]
+    lines += [f"<code>{escape(p)}</code>" for p in problems[:MAX_REPORT_PROBLEMS]]
+    if len(problems) > MAX_REPORT_PROBLEMS:
+        lines.append(f"… and {len(problems) - MAX_REPORT_PROBLEMS} more.")
+    return lines
+
+
+def import_summary_html(result: ImportResult) -> list[str]:
+    count = len(result.drafts)
+    lines = [
+        f"📥 <b>{escape(result.filename)}</b> is ready to import: "
+        f"{count} thread{'s' if count != 1 else ''}.",
+    ]
+    lines += [f"• {escape(line)}" for line in import_summary_lines(result)]
+    if result.notes:
+        lines.append("\n<b>Notes</b>")
+        lines += [f"• {escape(note)}" for note in result.notes]
+    lines.append("\nPublish adds it to the library; nothing changes until you press it.")
+    return lines
+
+
+@admin_only()
+async def import_choice(update: Update, context: Context) -> None:
+    """The Publish or Cancel button under an import report."""
+    svc = services(context)
+    query = update.callback_query
+    user = update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    _, action, token = [*query.data.split(":", 2), "", ""][:3]
+    with session_scope(svc.engine) as session:
+        rows = store.pending_imports(session, user.id)
+        current = import_token((r.thread_id, r.yaml_text) for r in rows) if rows else None
+        if current != token:
+            rows = []
+        elif action != "ok":
+            store.discard_pending_imports(session, user.id)
+    await query.answer()
+    await _drop_buttons(query.message)
+    if not rows:
+        await _say(
+            update,
+            "That import is no longer waiting: it was published, cancelled or replaced by a "
+            "newer file.",
+        )
+        return
+    if action != "ok":
+        await _say(update, "Cancelled: nothing was imported.")
+        return
+    await _say_lines(update, publish_pending(svc, user.id, rows))
+
+
+def publish_pending(svc: Services, admin_id: int, rows: Sequence[Any]) -> list[str]:
+    """Publish an admin's confirmed import and reload the library; undo it if it won't load."""
+    library = svc.library()
+    clashes = [r.thread_id for r in rows if r.thread_id in library.threads]
+    if clashes:
+        with session_scope(svc.engine) as session:
+            store.discard_pending_imports(session, admin_id)
+        return [
+            "⚠️ Not imported: "
+            + ", ".join(escape(c) for c in clashes)
+            + " joined the library in the meantime. Change the id and send the file again."
+        ]
+    with session_scope(svc.engine) as session:
+        published = store.publish_imports(session, rows)
+    try:
+        library = svc.reload_library()
+    except ContentError as exc:
+        log.error("imported threads %s broke the library: %s", published, exc)
+        with session_scope(svc.engine) as session:
+            for thread_id in published:
+                row = session.get(store.ImportedThread, thread_id)
+                if row is not None:
+                    row.status = store.IMPORT_PENDING
+                    session.add(row)
+            store.discard_pending_imports(session, admin_id)
+        svc.reload_library()
+        return ["⚠️ Not imported: the library would not load with it."] + [
+            f"<code>{escape(str(p))}</code>" for p in exc.problems[:MAX_REPORT_PROBLEMS]
+        ]
+    lines = ["✅ <b>Published</b>; it is in /threads now:"]
+    for thread_id in published:
+        thread = library.threads.get(thread_id)
+        title = thread.title if thread else thread_id
+        lines.append(f"• {escape(title)} ({escape(thread_id)})")
+    lines.append("Use /preview to check it and /schedule to publish it into a group or channel.")
+    return lines
+
+
+async def _drop_buttons(message: Any) -> None:
+    if not isinstance(message, Message):
+        return
+    try:
+        await message.edit_reply_markup(reply_markup=None)
+    except BadRequest as exc:  # already without buttons, or too old to edit
+        log.info("could not remove the import buttons: %s", exc.message)
+
+
+# --- /stats ---------------------------------------------------------------------------------
+
+STATS_QUESTIONS_IN_CHAT = 15
+
+
+@admin_only()
+async def stats_command(update: Update, context: Context) -> None:
+    """Subscribers, deliveries, completions and accuracy, with a chart."""
+    svc = services(context)
+    chat = update.effective_chat
+    assert chat is not None
+    with session_scope(svc.engine) as session:
+        stats = store.collect_stats(session, svc.library(), svc.now())
+    await _say_pre(update, format_stats_table(stats, max_questions=STATS_QUESTIONS_IN_CHAT))
+    png = await asyncio.to_thread(stats_chart_png, stats)
+    try:
+        await context.bot.send_photo(chat.id, png, caption="tweetdrip statistics")
+    except BadRequest as exc:
+        log.warning("the stats chart was refused: %s", exc.message)
+
+
+# --- /broadcast -----------------------------------------------------------------------------
+
+
+@dataclass
+class BroadcastCounts:
+    total: int
+    sent: int = 0
+    blocked: int = 0
+    failed: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.blocked + self.failed
+
+    def summary(self) -> str:
+        return (
+            f"sent {self.sent}, blocked {self.blocked}, failed {self.failed} "
+            f"(of {self.total} subscribers)"
+        )
+
+
+@admin_only()
+async def broadcast_command(update: Update, context: Context) -> None:
+    """`/broadcast <text>`: an announcement to every active trainee, sent in the background."""
+    svc = services(context)
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    parts = message.text.split(maxsplit=1)
+    text = parts[1].strip() if len(parts) > 1 else ""
+    if not text:
+        await _say(update, "Usage: /broadcast &lt;announcement text&gt;")
+        return
+    if len(text) > MESSAGE_TEXT_LIMIT:
+        await _say(
+            update,
+            f"That announcement is {len(text)} characters; Telegram allows {MESSAGE_TEXT_LIMIT}.",
+        )
+        return
+    with session_scope(svc.engine) as session:
+        chats = store.active_trainee_chats(session)
+    if not chats:
+        await _say(update, "There are no active subscribers; nothing was sent.")
+        return
+    progress = await _say(update, f"📣 Broadcasting to {len(chats)} subscribers… 0/{len(chats)}")
+    svc.spawn(broadcast(context.bot, svc, chats, text, progress))
+
+
+async def broadcast(
+    bot: Bot, svc: Services, chats: Sequence[int], text: str, progress: Message | None = None
+) -> BroadcastCounts:
+    """Send `text` to `chats` as plain text, editing `progress` every few sends; blocked
+    chats are marked blocked. Returns the counts."""
+    counts = BroadcastCounts(total=len(chats))
+    every = svc.settings.broadcast_progress_every
+    pending = iter(chats)
+
+    async def worker() -> None:
+        for chat_id in pending:
+            result = await send_safely(
+                lambda c: bot.send_message(c, text), chat_id, pacer=svc.pacer
+            )
+            if result.outcome == Outcome.sent:
+                counts.sent += 1
+            elif result.outcome == Outcome.blocked:
+                counts.blocked += 1
+                with session_scope(svc.engine) as session:
+                    store.mark_chat_blocked(session, chat_id, svc.now())
+            else:
+                counts.failed += 1
+                log.info("broadcast to %s failed: %s", chat_id, result.error)
+            if progress is not None and counts.done % every == 0 and counts.done < counts.total:
+                await _edit_progress(
+                    progress,
+                    f"📣 Broadcasting to {counts.total} subscribers… {counts.done}/{counts.total}",
+                )
+
+    workers = min(svc.settings.broadcast_concurrency, len(chats))
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    log.info("broadcast finished: %s", counts.summary())
+    if progress is not None:
+        await _edit_progress(progress, f"📣 Broadcast finished: {counts.summary()}.")
+    return counts
+
+
+async def _edit_progress(progress: Message, text: str) -> None:
+    try:
+        await progress.edit_text(text)
+    except BadRequest as exc:  # "message is not modified" and the like
+        log.info("broadcast progress not edited: %s", exc.message)
+    except TelegramError as exc:
+        log.warning("broadcast progress not edited: %s", exc)
