@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
+from typing import TextIO
 
 # Bot tokens look like 123456789:AA...; catch them anywhere, even ones we were not told about.
-_TOKEN = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{20,}\b")
+_TOKEN = re.compile(r"(?<!\d)\d{5,}:[A-Za-z0-9_-]{20,}")
 
 
 class RedactTokens(logging.Filter):
@@ -35,9 +37,21 @@ def redact(text: str, secrets: list[str] | None = None) -> str:
     return _TOKEN.sub("<token>", text)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Write to whatever sys.stderr is at the time (it may be swapped after start-up)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
 def setup_logging(level: str, *secrets: str) -> None:
     """Log to stderr; httpx's per-request INFO lines (URLs with the token) are silenced."""
-    handler = logging.StreamHandler()
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactTokens(*secrets))
     root = logging.getLogger()
