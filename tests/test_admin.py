@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import Any
 
 import pytest
 from sqlalchemy import select as sa_select
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
 
 from bot.commands import ADMIN_COMMANDS
 from bot.handlers.admin import NOT_AVAILABLE
@@ -222,10 +223,10 @@ async def test_preview_sends_the_thread_as_trainees_see_it_with_closed_polls(
     assert all(m.poll["is_closed"] for m in polls)
     assert "You finished" in rest[-1].content
     # It reads as a thread, like an installment.
-    for previous, current in zip(rest, rest[1:], strict=False):
+    for previous, current in itertools.pairwise(rest):
         assert current.reply_to_message_id == previous.message_id
     with session_scope(harness.engine) as session:
-        assert session.exec(sa_select(PollRecord)).first() is None  # type: ignore[call-overload]
+        assert session.exec(select(PollRecord)).first() is None
 
 
 @pytest.mark.parametrize(
