@@ -39,14 +39,17 @@ def stats_chart_png(stats: AdminStats) -> bytes:
 
     if questions:
         labels = [
-            textwrap.shorten(f"{q.question_id}: {q.question}", width=48, placeholder="…")
+            textwrap.shorten(
+                f"{q.thread_id} {q.question_id}: {q.question}", width=52, placeholder="…"
+            )
             for q in questions
         ]
         values = [q.accuracy * 100 for q in questions]
         positions = list(range(len(questions)))[::-1]  # hardest at the top
         bottom.barh(positions, values, color="#E45756")
         bottom.set_yticks(positions, labels, fontsize=8)
-        bottom.set_xlim(0, 100)
+        bottom.set_xlim(0, 118)  # room for the labels after a 100% bar
+        bottom.set_xticks([0, 20, 40, 60, 80, 100])
         bottom.set_xlabel("answered correctly (%)")
         for y, q in zip(positions, questions, strict=True):
             bottom.annotate(

@@ -265,7 +265,8 @@ def prepare_import(filename: str, data: bytes, library: Library) -> ImportResult
             "send it again"
         )
         return result
-    if PurePath(filename).suffix.lower() in YAML_SUFFIXES:
+    is_yaml = PurePath(filename).suffix.lower() in YAML_SUFFIXES
+    if is_yaml:
         thread, problems = parse_thread_text(text, filename)
         result.problems.extend(str(p) for p in problems)
         if thread is not None:
@@ -284,7 +285,8 @@ def prepare_import(filename: str, data: bytes, library: Library) -> ImportResult
         thread = draft.thread
         result.problems.extend(f"{filename}: {message}" for message in validate_thread(thread))
         if thread.id in library.threads:
-            where = _id_line(draft.yaml_text)
+            # Line numbers only mean something in a file the admin wrote as YAML.
+            where = _id_line(draft.yaml_text) if is_yaml else None
             location = f"{filename}:{where}" if where else filename
             result.problems.append(
                 f"{location}: thread id `{thread.id}` is already in the library "
