@@ -87,6 +87,8 @@ def build_application(
 
 async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
     await publish_command_menus(app)
+    # Group quizzes left open by a restart pick up where they were (or end cleanly).
+    await group.resume_group_sessions(app)
 
 
 async def _post_stop(app: Application) -> None:  # type: ignore[type-arg]
