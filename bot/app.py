@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from telegram import Update
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder
 
 from bot.clock import Clock, SystemClock
 from bot.commands import publish_command_menus
@@ -16,6 +16,7 @@ from bot.context import CONTEXT_TYPES, Context, Services
 from bot.dispatch import dispatch_job
 from bot.handlers import admin, group, quiz, trainee
 from bot.library import load_current_library
+from bot.ratelimit import make_rate_limiter
 from bot.sending import ChatPacer
 from bot.settings import Settings
 from storage.db import make_engine
@@ -63,7 +64,8 @@ def build_application(
         )
     if settings.rate_limit:
         # Overall ~30 msg/s and 20 msg/min per group; per private chat is ChatPacer's job.
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+        # On PostgreSQL the overall budget is shared by every bot process (bot/ratelimit.py).
+        builder = builder.rate_limiter(make_rate_limiter(settings, services.engine))
     app = builder.build()
     app.bot_data.services = services
 
