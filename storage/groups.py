@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, update
+from sqlalchemy import and_, func, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -346,27 +346,25 @@ def remove_player(session: Session, session_id: int, user_id: int) -> bool:
     return True
 
 
-def open_question_for_poll(session: Session, poll_id: str) -> GroupSession | None:
-    """The running session whose open question this group poll asks, locked for the answer."""
-    record = session.get(PollRecord, poll_id)
-    if record is None or record.kind != PollKind.group or record.session_id is None:
-        return None
-    group_session = session.exec(
-        select(GroupSession).where(GroupSession.id == record.session_id).with_for_update()
+def open_question_for_poll(session: Session, poll_id: str) -> tuple[GroupSession, list[int]] | None:
+    """The running session whose open question this group poll asks (locked for the answer,
+    so closing the question waits for it), with the poll's correct options; one query."""
+    row = session.exec(
+        select(GroupSession, PollRecord.correct_option_ids)
+        .join(PollRecord, col(PollRecord.session_id) == col(GroupSession.id))
+        .where(
+            col(PollRecord.poll_id) == poll_id,
+            col(PollRecord.kind) == PollKind.group,
+            col(GroupSession.current_poll_id) == poll_id,
+            col(GroupSession.status) == GroupSessionStatus.running,
+            col(GroupSession.question_open).is_(True),
+        )
+        .with_for_update(of=GroupSession)
     ).first()
-    if (
-        group_session is None
-        or group_session.status != GroupSessionStatus.running
-        or not group_session.question_open
-        or group_session.current_poll_id != poll_id
-    ):
+    if row is None:
         return None
-    return group_session
-
-
-def correct_options(session: Session, poll_id: str) -> list[int]:
-    record = session.get(PollRecord, poll_id)
-    return list(record.correct_option_ids) if record is not None else []
+    group_session, correct = row
+    return group_session, list(correct or [])
 
 
 def add_answer(
@@ -386,22 +384,25 @@ def add_answer(
     they had answered it already."""
     assert group_session.id is not None
     index = group_session.question_index - 1
-    already = session.exec(
-        select(GroupAnswer.id).where(
-            GroupAnswer.session_id == group_session.id,
-            GroupAnswer.question_index == index,
-            GroupAnswer.user_id == user_id,
+    found = session.exec(
+        select(GroupPlayer, GroupAnswer.id)
+        .outerjoin(
+            GroupAnswer,
+            and_(
+                col(GroupAnswer.session_id) == col(GroupPlayer.session_id),
+                col(GroupAnswer.user_id) == col(GroupPlayer.user_id),
+                col(GroupAnswer.question_index) == index,
+            ),
         )
+        .where(col(GroupPlayer.session_id) == group_session.id, col(GroupPlayer.user_id) == user_id)
     ).first()
-    if already is not None:
+    if found is not None and found[1] is not None:
         return False
-    player = session.exec(
-        select(GroupPlayer).where(
-            GroupPlayer.session_id == group_session.id, GroupPlayer.user_id == user_id
-        )
-    ).first()
-    if player is None:
-        player = GroupPlayer(session_id=group_session.id, user_id=user_id, name=name, joined_at=now)
+    player = (
+        found[0]
+        if found is not None
+        else GroupPlayer(session_id=group_session.id, user_id=user_id, name=name, joined_at=now)
+    )
     player.score += points
     player.correct += int(correct)
     player.answered += 1
@@ -426,12 +427,20 @@ def add_answer(
 
 def everyone_answered(session: Session, session_id: int, index: int) -> bool:
     """Every player of the session has answered question `index`."""
-    answers = session.exec(
+    answered = (
         select(func.count())
         .select_from(GroupAnswer)
-        .where(GroupAnswer.session_id == session_id, GroupAnswer.question_index == index)
-    ).one()
-    return int(answers) >= player_count(session, session_id) > 0
+        .where(col(GroupAnswer.session_id) == session_id, col(GroupAnswer.question_index) == index)
+        .scalar_subquery()
+    )
+    joined = (
+        select(func.count())
+        .select_from(GroupPlayer)
+        .where(col(GroupPlayer.session_id) == session_id)
+        .scalar_subquery()
+    )
+    answers_count, players_count = session.exec(select(answered, joined)).one()
+    return int(players_count) > 0 and int(answers_count) >= int(players_count)
 
 
 def answers(session: Session, session_id: int) -> list[GroupAnswer]:

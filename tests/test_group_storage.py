@@ -59,12 +59,13 @@ def ask(engine: Engine, sid: int, index: int, poll_id: str) -> None:
 
 def answer(engine: Engine, poll_id: str, user_id: int, points: int, seconds: float) -> bool:
     with session_scope(engine) as session:
-        group_session = q.open_question_for_poll(session, poll_id)
-        if group_session is None:
+        found = q.open_question_for_poll(session, poll_id)
+        if found is None:
             return False
+        assert found[1] == [0]
         return q.add_answer(
             session,
-            group_session,
+            found[0],
             user_id=user_id,
             name=f"user {user_id}",
             poll_id=poll_id,

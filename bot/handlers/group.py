@@ -519,12 +519,14 @@ def record_group_answer(
     """Score an answer to the open question of a group session; None if it does not count
     (not a group poll, the question closed, or answered already)."""
     with session_scope(engine) as session:
-        group_session = q.open_question_for_poll(session, poll_id)
-        if group_session is None or group_session.id is None:
+        found = q.open_question_for_poll(session, poll_id)
+        if found is None or found[0].id is None:
             return None
+        group_session, correct_ids = found
+        assert group_session.id is not None
         sent_at = group_session.question_sent_at or now
         seconds = answer_seconds(sent_at, now, group_session.open_period)
-        correct = is_correct(option_ids, q.correct_options(session, poll_id))
+        correct = is_correct(option_ids, correct_ids)
         points = answer_points(correct, seconds, group_session.open_period)
         index = group_session.question_index - 1
         added = q.add_answer(
