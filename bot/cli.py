@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -84,6 +85,59 @@ def db_upgrade() -> None:
     settings = load_settings()
     upgrade(make_engine(settings.database_url))
     typer.echo(f"database is up to date ({redact(_safe_url(settings.database_url))})")
+
+
+@db_app.command("backup")
+def db_backup(
+    target: Annotated[
+        Path, typer.Argument(help="The copy to write, e.g. /data/backups/tweetdrip-2026-01-05.db")
+    ],
+    overwrite: Annotated[bool, typer.Option(help="Replace TARGET if it exists.")] = False,
+) -> None:
+    """Copy the live SQLite database consistently (online backup; for PostgreSQL use pg_dump)."""
+    from storage.backup import BackupError, backup_sqlite, sqlite_path
+
+    settings = load_settings()
+    try:
+        result = backup_sqlite(sqlite_path(settings.database_url), target, overwrite=overwrite)
+    except BackupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"backed up {result.source} to {result.target} "
+        f"({result.size_bytes:,} bytes, {result.tables} tables)"
+    )
+
+
+@app.command()
+def health(
+    url: Annotated[
+        str | None,
+        typer.Option(help="Ask this /healthz address (default: the local webhook server)."),
+    ] = None,
+) -> None:
+    """Check the database and Telegram; exit 0 when both answer (the Docker HEALTHCHECK)."""
+    import asyncio
+    import json
+
+    from bot.health import probe
+
+    ok, body = asyncio.run(probe(load_settings(), url))
+    typer.echo(json.dumps(body, indent=2))
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def sandbox(
+    database: Annotated[
+        Path | None,
+        typer.Option(help="Keep the data in this SQLite file (default: a temporary one)."),
+    ] = None,
+) -> None:
+    """Try tweetdrip in this terminal against a local Telegram emulator; no token needed."""
+    from bot.sandbox import run_sandbox
+
+    run_sandbox(database=database)
 
 
 def _safe_url(url: str) -> str:

@@ -11,11 +11,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot
 from telegram.error import TelegramError
+
+from bot.settings import Settings
+from storage.db import make_engine
 
 CHECK_TIMEOUT_SECONDS = 5.0
 
@@ -101,3 +105,33 @@ class HealthChecker:
             self._telegram = await check_telegram(self.bot)
             self._telegram_at = now
         return self._telegram
+
+
+async def probe(settings: Settings, url: str | None = None) -> tuple[bool, dict[str, Any]]:
+    """`tweetdrip health`: ask a running webhook process, or check directly (polling mode).
+
+    In webhook mode the running process's own /healthz answers, which also proves that the
+    process is up; with long polling there is no server to ask, so the checks run here.
+    """
+    if url is None and settings.webhook_url:
+        url = f"http://127.0.0.1:{settings.webhook_port}/healthz"
+    if url is not None:
+        timeout = aiohttp.ClientTimeout(total=2 * CHECK_TIMEOUT_SECONDS)
+        try:
+            async with aiohttp.ClientSession(timeout=timeout) as http, http.get(url) as response:
+                body = await response.json(content_type=None)
+                return response.status == 200, body
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            return False, {"status": "unavailable", "detail": f"{url}: {exc!r}"}
+    engine = make_engine(settings.database_url)
+    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
+    bot = Bot(token, base_url=settings.telegram_api_base_url or "https://api.telegram.org/bot")
+    try:
+        async with bot:
+            report = await HealthChecker(engine, bot, telegram_ttl=0).report()
+    except TelegramError as exc:  # initialize() calls getMe too
+        database = await check_database(engine)
+        report = HealthReport(database, Check(False, f"{type(exc).__name__}: {exc.message}", 0))
+    finally:
+        engine.dispose()
+    return report.ok, report.to_json()
