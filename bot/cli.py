@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from telegram import Update
 from telegram.error import InvalidToken
 
+from bot import cli_admin
 from bot.app import MissingToken, build_application
 from bot.logs import redact, setup_logging
 from bot.settings import Settings
@@ -27,6 +28,9 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(content_app, name="content")
+app.add_typer(cli_admin.schedule_app, name="schedule")
+app.add_typer(cli_admin.export_app, name="export")
+app.command("stats")(cli_admin.stats)
 
 TOKEN_HELP = """\
 tweetdrip needs a Telegram bot token. Open a chat with @BotFather in Telegram, send /newbot,

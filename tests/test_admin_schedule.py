@@ -34,8 +34,9 @@ def schedules(h: Harness) -> list[Subscription]:
 
 
 async def test_a_thread_scheduled_into_a_group_arrives_at_the_start_time(
-    harness: Harness,
+    pg_harness: Harness,
 ) -> None:
+    harness = pg_harness
     harness.emulator.add_chat(GROUP, "supergroup", "Neuro journal club")
     await harness.send(ADMIN_ID, f"/schedule brocas-area {GROUP} 2026-01-06 08:00 Europe/London 2")
     reply = harness.last_message(ADMIN_ID).content

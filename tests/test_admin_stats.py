@@ -100,10 +100,10 @@ def seed_activity(engine: Engine, now: dt.datetime) -> None:
 
 
 def test_stats_count_subscribers_deliveries_completions_and_hardest_questions(
-    sqlite_engine: Engine,
+    engine: Engine,
 ) -> None:
-    seed_activity(sqlite_engine, START)
-    with session_scope(sqlite_engine) as session:
+    seed_activity(engine, START)
+    with session_scope(engine) as session:
         stats = collect_stats(session, bundled_library(), START)
     assert {k: stats.subscribers[k] for k in ("active", "paused", "blocked", "stopped")} == {
         "active": 3,
@@ -121,9 +121,9 @@ def test_stats_count_subscribers_deliveries_completions_and_hardest_questions(
     assert (easiest.question_id, easiest.accuracy) == ("q2", 1.0)
 
 
-def test_progress_has_one_row_per_trainee_per_thread(sqlite_engine: Engine) -> None:
-    seed_activity(sqlite_engine, START)
-    with session_scope(sqlite_engine) as session:
+def test_progress_has_one_row_per_trainee_per_thread(engine: Engine) -> None:
+    seed_activity(engine, START)
+    with session_scope(engine) as session:
         rows = progress_rows(session, bundled_library())
     by_user = {(r.user_id, r.thread_id): r for r in rows}
     assert set(by_user) == {(601, "brocas-area"), (602, "brocas-area"), (603, "brocas-area")}
@@ -182,3 +182,15 @@ async def test_broadcast_without_text_or_subscribers_sends_nothing(harness: Harn
     assert "Usage" in harness.last_message(ADMIN_ID).content
     await harness.send(ADMIN_ID, "/broadcast Hello")
     assert "no active subscribers" in harness.last_message(ADMIN_ID).content
+
+
+async def test_editing_a_broadcast_does_not_send_it_again(harness: Harness) -> None:
+    harness.emulator.add_user(601, "Trainee")
+    add_trainee(harness.engine, 601, SubscriptionStatus.active)
+    message = await harness.send(ADMIN_ID, "/broadcast Hello")
+    replies = len(harness.messages(ADMIN_ID))
+    edited = {**message, "text": "/broadcast Hello again", "edit_date": message["date"] + 5}
+    harness.emulator.world.enqueue("edited_message", edited)
+    await harness.settle()
+    assert harness.texts(601) == ["Hello"]
+    assert len(harness.messages(ADMIN_ID)) == replies  # no "unknown command" either

@@ -16,14 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import TextIO
 
+from sqlalchemy.engine import Engine
+
 from bot.domain.schedule import local_instant
 from bot.domain.timeparse import InputError, parse_clock_time, parse_timezone, zone
 from content.importers import ContentImportError, import_text
 from content.loader import dump_thread_yaml
 from content.models import Library, Thread
 from content.validate import parse_thread_text, validate_thread
+from storage import admin as store
 from storage.admin import AdminStats, ProgressRow
-from storage.models import PlanKind, Subscription
+from storage.db import session_scope
+from storage.models import PlanKind, Subscription, SubscriptionKind
 
 MAX_PACE = 50
 SCHEDULE_USAGE = (
@@ -118,7 +122,9 @@ def parse_date(text: str) -> dt.date:
     try:
         return dt.date(*(int(part) for part in match.groups()))
     except ValueError:
-        raise InputError(f"{text.strip()} is not a day of the calendar.") from None
+        raise InputError(
+            f"{text.strip()} is not a day of the calendar; write it as YYYY-MM-DD."
+        ) from None
 
 
 def parse_pace(text: str) -> int:
@@ -182,6 +188,82 @@ def parse_schedule_args(
         start_local=start_local,
         shifted=start_local.time().replace(tzinfo=None) != at,
     )
+
+
+@dataclass(frozen=True)
+class PublishTarget:
+    """A group or channel the bot may post into (as Telegram confirmed, or as an operator
+    said)."""
+
+    chat_id: int
+    title: str
+    kind: SubscriptionKind
+
+
+class ScheduleConflict(Exception):
+    """The same plan is already running in that chat."""
+
+
+def store_schedule(
+    engine: Engine,
+    request: ScheduleRequest,
+    target: PublishTarget,
+    created_by: int | None,
+    now: dt.datetime,
+) -> int:
+    """Save a checked schedule; return its id. Raises ScheduleConflict for a duplicate."""
+    with session_scope(engine) as session:
+        running = store.find_running_schedule(
+            session, target.chat_id, request.plan_kind, request.plan_id
+        )
+        if running is not None:
+            raise ScheduleConflict(
+                f"{request.plan_id} is already scheduled into {target.title or target.chat_id} "
+                f"(#{running.id}); "
+                f"remove #{running.id} first to start it again."
+            )
+        sub = store.create_schedule(
+            session,
+            kind=target.kind,
+            chat_id=target.chat_id,
+            chat_title=target.title,
+            plan_kind=request.plan_kind,
+            plan_id=request.plan_id,
+            timezone=request.timezone,
+            delivery_time=request.delivery_time,
+            pace=request.pace,
+            start_at=request.start_at,
+            created_by=created_by,
+            now=now,
+        )
+        assert sub.id is not None
+        return sub.id
+
+
+CHANNEL_NOTE = (
+    "Channel polls are anonymous: the quizzes there show the results, but nobody's answers "
+    "or scores are recorded."
+)
+
+
+def schedule_confirmation(
+    schedule_id: int, request: ScheduleRequest, target: PublishTarget
+) -> list[str]:
+    """What the admin is told once a schedule is stored (plain text lines)."""
+    lines = [
+        f"📅 Scheduled #{schedule_id}: {request.plan_title} ({request.plan_kind}) into "
+        f"{target.title or target.chat_id} ({target.kind}).",
+        f"First installment {request.start_local:%a %d %b %Y %H:%M} {request.timezone}, then "
+        f"{pace_label(request.pace)} at {request.delivery_time}.",
+    ]
+    if request.shifted:
+        lines.append(
+            f"{request.delivery_time} does not exist on that day in {request.timezone} "
+            f"(clocks go forward), so the first one goes at {request.start_local:%H:%M}."
+        )
+    if target.kind == SubscriptionKind.channel:
+        lines.append(CHANNEL_NOTE)
+    return lines
 
 
 def pace_label(pace: int) -> str:

@@ -9,6 +9,7 @@ with /admin add.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import difflib
 import functools
 import logging
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from sqlalchemy.engine import Engine
 from telegram import (
     Bot,
     ChatMemberAdministrator,
@@ -36,16 +38,18 @@ from bot.context import Context, Services, services
 from bot.dispatch import _send_post as send_post
 from bot.domain.admin import (
     ImportResult,
-    ScheduleRequest,
+    PublishTarget,
+    ScheduleConflict,
     check_import_file,
     format_stats_table,
     import_summary_lines,
     import_token,
     library_lines,
-    pace_label,
     parse_schedule_args,
     prepare_import,
+    schedule_confirmation,
     schedule_line,
+    store_schedule,
     track_lines,
 )
 from bot.domain.drip import END_ITEM, Position, plan_installment
@@ -131,10 +135,17 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     ]
     for name, callback in commands:
         app.add_handler(CommandHandler(name, callback, filters=new))
+    names = "|".join(name for name, _ in commands)
+    edited = filters.UpdateType.EDITED_MESSAGE & filters.Regex(rf"^/({names})(@\w+)?(\s|$)")
+    app.add_handler(MessageHandler(edited, _ignore))  # not "unknown command" either
     app.add_handler(
         MessageHandler(new & filters.ChatType.PRIVATE & filters.Document.ALL, import_document)
     )
     app.add_handler(CallbackQueryHandler(import_choice, pattern=r"^imp:"))
+
+
+async def _ignore(update: Update, context: Context) -> None:
+    """An edited admin command: doing it again could repeat a broadcast or a schedule."""
 
 
 # --- replies --------------------------------------------------------------------------------
@@ -362,13 +373,6 @@ class TargetError(Exception):
     """The bot cannot publish into that chat; the message says what to do about it."""
 
 
-@dataclass(frozen=True)
-class PublishTarget:
-    chat_id: int
-    title: str
-    kind: SubscriptionKind
-
-
 async def check_publish_target(bot: Bot, chat: int | str) -> PublishTarget:
     """Ask Telegram whether the bot can post into `chat` (getChat, getChatMember for itself)."""
     shown = str(chat)
@@ -420,68 +424,6 @@ async def check_publish_target(bot: Bot, chat: int | str) -> PublishTarget:
     return PublishTarget(info.id, title, kind)
 
 
-class ScheduleConflict(Exception):
-    """The same plan is already running in that chat."""
-
-
-def store_schedule(
-    svc: Services, request: ScheduleRequest, target: PublishTarget, created_by: int | None
-) -> int:
-    """Save a checked schedule; return its id. Raises ScheduleConflict for a duplicate."""
-    with session_scope(svc.engine) as session:
-        running = store.find_running_schedule(
-            session, target.chat_id, request.plan_kind, request.plan_id
-        )
-        if running is not None:
-            raise ScheduleConflict(
-                f"{request.plan_id} is already scheduled into {target.title} (#{running.id}); "
-                f"/unschedule {running.id} first to start it again."
-            )
-        sub = store.create_schedule(
-            session,
-            kind=target.kind,
-            chat_id=target.chat_id,
-            chat_title=target.title,
-            plan_kind=request.plan_kind,
-            plan_id=request.plan_id,
-            timezone=request.timezone,
-            delivery_time=request.delivery_time,
-            pace=request.pace,
-            start_at=request.start_at,
-            created_by=created_by,
-            now=svc.now(),
-        )
-        assert sub.id is not None
-        return sub.id
-
-
-CHANNEL_NOTE = (
-    "Channel polls are anonymous: the quizzes there show the results, but nobody's answers "
-    "or scores are recorded."
-)
-
-
-def schedule_confirmation(
-    schedule_id: int, request: ScheduleRequest, target: PublishTarget
-) -> list[str]:
-    """What the admin is told once a schedule is stored (plain text lines)."""
-    lines = [
-        f"📅 Scheduled #{schedule_id}: {request.plan_title} ({request.plan_kind}) into "
-        f"{target.title} ({target.kind}).",
-        f"First installment {request.start_local:%a %d %b %Y %H:%M} {request.timezone}, then "
-        f"{pace_label(request.pace)} at {request.delivery_time}.",
-    ]
-    if request.shifted:
-        lines.append(
-            f"{request.delivery_time} does not exist on that day in {request.timezone} "
-            f"(clocks go forward), so the first one goes at {request.start_local:%H:%M}."
-        )
-    if target.kind == SubscriptionKind.channel:
-        lines.append(CHANNEL_NOTE)
-    lines.append(f"/schedules lists every schedule; /unschedule {schedule_id} removes this one.")
-    return lines
-
-
 @admin_only()
 async def schedule_command(update: Update, context: Context) -> None:
     """`/schedule <thread|track> <chat> <YYYY-MM-DD> <HH:MM> [zone] [posts per day]`."""
@@ -501,11 +443,12 @@ async def schedule_command(update: Update, context: Context) -> None:
         return
     try:
         target = await check_publish_target(context.bot, request.chat)
-        schedule_id = store_schedule(svc, request, target, user.id)
+        schedule_id = store_schedule(svc.engine, request, target, user.id, svc.now())
     except (TargetError, ScheduleConflict) as exc:
         await _say(update, f"⚠️ {escape(str(exc))}")
         return
     lines = schedule_confirmation(schedule_id, request, target)
+    lines.append(f"/schedules lists every schedule; /unschedule {schedule_id} removes this one.")
     await _say(update, "\n".join(escape(line) for line in lines))
 
 
@@ -733,14 +676,19 @@ async def stats_command(update: Update, context: Context) -> None:
     svc = services(context)
     chat = update.effective_chat
     assert chat is not None
-    with session_scope(svc.engine) as session:
-        stats = store.collect_stats(session, svc.library(), svc.now())
+    # ~0.4 s of queries for 10,000 trainees on SQLite: off the event loop, like the chart.
+    stats = await asyncio.to_thread(_collect_stats, svc.engine, svc.library(), svc.now())
     await _say_pre(update, format_stats_table(stats, max_questions=STATS_QUESTIONS_IN_CHAT))
     png = await asyncio.to_thread(stats_chart_png, stats)
     try:
         await context.bot.send_photo(chat.id, png, caption="tweetdrip statistics")
     except BadRequest as exc:
         log.warning("the stats chart was refused: %s", exc.message)
+
+
+def _collect_stats(engine: Engine, library: Library, now: dt.datetime) -> store.AdminStats:
+    with session_scope(engine) as session:
+        return store.collect_stats(session, library, now)
 
 
 # --- /broadcast -----------------------------------------------------------------------------
