@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, replace
 
 from sqlmodel import Session
 from telegram import Bot, Message, ReplyParameters
@@ -22,7 +23,15 @@ from bot.context import Context, Services
 from bot.domain.drip import END_ITEM, Position, next_thread, plan_installment, plan_thread_ids
 from bot.domain.schedule import next_delivery_at
 from bot.domain.timeparse import zone
-from bot.quizzes import record_poll, send_quiz_poll
+from bot.quizzes import (
+    add_due_reviews,
+    idle_pause_html,
+    pause_if_idle,
+    record_poll,
+    review_header_html,
+    review_question,
+    send_quiz_poll,
+)
 from bot.render import header_text, render_post, text_with_media_links, thread_end_text
 from bot.sending import ChatPacer, Outcome, SendResult, send_safely
 from content.models import Library, Thread
@@ -56,6 +65,7 @@ class _Target:
     kind: str
     user_id: int | None
     plan_title: str | None
+    pace: int
 
 
 async def dispatch_job(context: Context) -> None:
@@ -63,31 +73,44 @@ async def dispatch_job(context: Context) -> None:
     await dispatch_due(context.application)  # type: ignore[arg-type]
 
 
-async def dispatch_due(app: Application, now: dt.datetime | None = None) -> int:  # type: ignore[type-arg]
-    """Claim due subscriptions batch by batch and deliver them; return how many were handled."""
+async def dispatch_due(app: Application, now: dt.datetime | None = None) -> int:
+    """Claim due subscriptions and deliver them until none are left; return how many."""
     svc: Services = app.bot_data.services
     settings = svc.settings
     lease = dt.timedelta(seconds=settings.dispatch_lease_seconds)
-    limit = asyncio.Semaphore(settings.dispatch_concurrency)
+    claimed: deque[int] = deque()
+    running: set[asyncio.Task[None]] = set()
+    more_due = True
     handled = 0
 
     async def one(subscription_id: int) -> None:
-        async with limit:
-            try:
-                await deliver_subscription(app.bot, svc, subscription_id)
-            except Exception:  # one trainee's failure must not stop everyone else's drip
-                log.exception("delivering subscription %s failed", subscription_id)
+        try:
+            await deliver_subscription(app.bot, svc, subscription_id)
+        except Exception:  # one trainee's failure must not stop everyone else's drip
+            log.exception("delivering subscription %s failed", subscription_id)
 
-    while True:
-        claim_at = now or svc.now()
-        with session_scope(svc.engine) as session:
-            ids = q.claim_due(session, claim_at, settings.dispatch_batch_size, lease)
-        if not ids:
-            return handled
-        await asyncio.gather(*(one(i) for i in ids))
-        handled += len(ids)
-        if len(ids) < settings.dispatch_batch_size:
-            return handled
+    try:
+        while True:
+            # Claim the next batch before this one runs dry, so the senders never wait for
+            # the slowest subscriber of a batch (a paced batch would otherwise end at a trickle).
+            if more_due and len(claimed) < settings.dispatch_concurrency:
+                with session_scope(svc.engine) as session:
+                    ids = q.claim_due(
+                        session, now or svc.now(), settings.dispatch_batch_size, lease
+                    )
+                claimed.extend(ids)
+                more_due = len(ids) == settings.dispatch_batch_size
+            while claimed and len(running) < settings.dispatch_concurrency:
+                running.add(asyncio.create_task(one(claimed.popleft())))
+            if not running:
+                return handled
+            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            handled += len(done)
+    finally:
+        for task in running:  # cancelled (shutdown): the leases run out, others take over
+            task.cancel()
+        if running:
+            await asyncio.wait(running)
 
 
 async def deliver_subscription(bot: Bot, svc: Services, subscription_id: int) -> None:
@@ -98,56 +121,82 @@ async def deliver_subscription(bot: Bot, svc: Services, subscription_id: int) ->
         if sub is None or sub.status != SubscriptionStatus.active:
             return
         items = [
-            _Item(d.id, d.thread_id, d.item, d.installment)
-            for d in q.pending_deliveries(session, sub.id)
-        ]  # type: ignore[arg-type]
+            _Item(d.id, d.thread_id, d.item, d.installment)  # type: ignore[arg-type]
+            for d in q.pending_deliveries(session, subscription_id)
+        ]
+        idle_pause: tuple[int, int] | None = None
         if not items:
-            items = _plan_next(session, sub, library)
-            if not items:
-                return
-        target = _Target(sub.id, sub.chat_id, sub.kind, sub.user_id, _plan_title(library, sub))  # type: ignore[arg-type]
-        reply_to = q.last_sent_message_id(session, sub.id, items[0].installment)  # type: ignore[arg-type]
+            if pause_if_idle(sub, svc.settings.idle_installments_before_pause):
+                session.add(sub)
+                idle_pause = (sub.chat_id, sub.idle_installments)
+            else:
+                items = _plan_next(session, sub, library, svc)
+        if items:
+            target = _Target(
+                sub.id,  # type: ignore[arg-type]
+                sub.chat_id,
+                sub.kind,
+                sub.user_id,
+                _plan_title(library, sub),
+                sub.pace,
+            )
+            reply_to = q.last_sent_message_id(session, sub.id, items[0].installment)  # type: ignore[arg-type]
+            # The lease ran from the claim; the installment may have waited its turn since.
+            lease = dt.timedelta(seconds=svc.settings.dispatch_lease_seconds)
+            renew_lease_at = svc.now() + lease / 2
+            sub.lease_until = svc.now() + lease
+            session.add(sub)
+    if idle_pause is not None:
+        await _tell_idle_pause(bot, svc, *idle_pause)
+        return
+    if not items:
+        return
 
     for item in items:
         result = await _send_item(bot, svc, library, target, item, reply_to)
         now = svc.now()
+        # One short transaction per message, with single-row statements: this is the hot path.
         with session_scope(svc.engine) as session:
-            sub = session.get(Subscription, subscription_id)
-            if sub is None:
-                return
-            if result.chat_id is not None and result.chat_id != sub.chat_id:
-                sub.chat_id = result.chat_id  # the group became a supergroup
-                target = _Target(sub.id, sub.chat_id, sub.kind, sub.user_id, target.plan_title)  # type: ignore[arg-type]
+            sub_id = target.subscription_id
+            if result.chat_id is not None and result.chat_id != target.chat_id:
+                q.update_subscription(session, sub_id, chat_id=result.chat_id)
+                target = replace(target, chat_id=result.chat_id)  # the group became a supergroup
             if result.outcome == Outcome.blocked:
-                log.info("subscription %s: chat %s blocked the bot", sub.id, sub.chat_id)
-                sub.status = SubscriptionStatus.blocked
-                sub.next_due_at = sub.lease_until = None
-                session.add(sub)
+                log.info("subscription %s: chat %s blocked the bot", sub_id, target.chat_id)
+                q.update_subscription(
+                    session,
+                    sub_id,
+                    status=SubscriptionStatus.blocked,
+                    next_due_at=None,
+                    lease_until=None,
+                )
                 return
             if result.outcome == Outcome.retry_later:
-                sub.next_due_at, sub.lease_until = now + RETRY_LATER, None
-                session.add(sub)
+                q.update_subscription(
+                    session, sub_id, next_due_at=now + RETRY_LATER, lease_until=None
+                )
                 return
             message = result.value
             status = (
                 DeliveryStatus.sent if result.outcome == Outcome.sent else DeliveryStatus.failed
             )
-            q.mark_delivery(
+            if not q.mark_delivery(
                 session,
                 item.delivery_id,
                 status,
                 now,
                 message_id=message.message_id if isinstance(message, Message) else None,
                 error=result.error,
-            )
+            ):
+                return  # the subscription was deleted meanwhile (its outbox went with it)
             if isinstance(message, Message):
                 reply_to = message.message_id
                 _record_quiz(session, library, target, item, message, now)
             if result.outcome == Outcome.failed:
-                log.warning("subscription %s: %s refused: %s", sub.id, item.item, result.error)
-            q.extend_lease(
-                session, sub.id, now + dt.timedelta(seconds=svc.settings.dispatch_lease_seconds)
-            )  # type: ignore[arg-type]
+                log.warning("subscription %s: %s refused: %s", sub_id, item.item, result.error)
+            if now >= renew_lease_at:
+                q.extend_lease(session, sub_id, now + lease)
+                renew_lease_at = now + lease / 2
 
     with session_scope(svc.engine) as session:
         sub = session.get(Subscription, subscription_id)
@@ -156,7 +205,16 @@ async def deliver_subscription(bot: Bot, svc: Services, subscription_id: int) ->
             session.add(sub)
 
 
-def _plan_next(session: Session, sub: Subscription, library: Library) -> list[_Item]:
+async def _tell_idle_pause(bot: Bot, svc: Services, chat_id: int, idle: int) -> None:
+    html = idle_pause_html(idle)
+    await send_safely(
+        lambda c: bot.send_message(c, html, parse_mode=ParseMode.HTML), chat_id, pacer=svc.pacer
+    )
+
+
+def _plan_next(
+    session: Session, sub: Subscription, library: Library, svc: Services
+) -> list[_Item]:
     thread_ids = plan_thread_ids(library, sub.plan_kind, sub.plan_id)
     position = Position(sub.thread_index, sub.next_post)
     installment = plan_installment(
@@ -168,6 +226,12 @@ def _plan_next(session: Session, sub: Subscription, library: Library) -> list[_I
         session.add(sub)
         return []
     q.add_deliveries(session, sub.id, installment.thread_id, installment.items, installment.number)  # type: ignore[arg-type]
+    # Due reviews ride along, and every installment counts as idle until the trainee acts.
+    add_due_reviews(
+        session, library, sub, installment.number, svc.now(), svc.settings.max_reviews_per_day
+    )
+    if sub.kind == SubscriptionKind.trainee:
+        sub.idle_installments += 1
     sub.thread_index, sub.next_post = installment.next.thread_index, installment.next.next_post
     sub.installments_sent = installment.number
     session.add(sub)
@@ -225,7 +289,7 @@ async def _send_item(
     kind, _, key = item.item.partition(":")
     if item.item.startswith("h"):
         first = int(item.item[1:])
-        last = _installment_last_post(thread, first, svc, target)
+        last = _installment_last_post(thread, first, target.pace)
         html = header_text(item.installment, thread, first, last)
         return await send_safely(
             lambda c: text(c, html, with_reply=False), target.chat_id, pacer=pacer
@@ -245,6 +309,20 @@ async def _send_item(
     if item.item == END_ITEM:
         html = _end_text(library, thread, target, svc)
         return await send_safely(lambda c: text(c, html), target.chat_id, pacer=pacer)
+    if kind == "rh":
+        with session_scope(svc.engine) as session:
+            html = review_header_html(session, target.subscription_id, item.installment)
+        return await send_safely(lambda c: text(c, html), target.chat_id, pacer=pacer)
+    if kind == "r":
+        with session_scope(svc.engine) as session:
+            review, problem = review_question(session, library, item.item)
+        if review is None:
+            return SendResult(Outcome.failed, error=problem)
+        return await send_safely(
+            lambda c: send_quiz_poll(bot, c, review, reply_to=reply_to),
+            target.chat_id,
+            pacer=pacer,
+        )
     return SendResult(Outcome.failed, error=f"unknown delivery item {item.item!r}")
 
 
@@ -289,10 +367,7 @@ async def _send_post(
     return result
 
 
-def _installment_last_post(thread: Thread, first: int, svc: Services, target: _Target) -> int:
-    with session_scope(svc.engine) as session:
-        sub = session.get(Subscription, target.subscription_id)
-        pace = sub.pace if sub else 0
+def _installment_last_post(thread: Thread, first: int, pace: int) -> int:
     return len(thread.posts) if pace <= 0 else min(first + pace - 1, len(thread.posts))
 
 
@@ -318,11 +393,19 @@ def _record_quiz(
     message: Message,
     now: dt.datetime,
 ) -> None:
-    if not item.item.startswith("q:") or message.poll is None:
+    if message.poll is None:
         return
     thread = library.threads[item.thread_id]
-    question = next(x for x in thread.quiz if x.id == item.item[2:])
-    kind = PollKind.channel if target.kind == SubscriptionKind.channel else PollKind.drip
+    if item.item.startswith("q:"):
+        question = next(x for x in thread.quiz if x.id == item.item[2:])
+        kind = PollKind.channel if target.kind == SubscriptionKind.channel else PollKind.drip
+    elif item.item.startswith("r:"):
+        review, _problem = review_question(session, library, item.item)
+        if review is None:
+            return
+        question, kind = review, PollKind.review
+    else:
+        return
     record_poll(
         session,
         message,
