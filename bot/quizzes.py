@@ -18,7 +18,7 @@ from telegram.error import BadRequest
 
 from bot.domain.drip import plan_thread_ids
 from bot.domain.reminders import should_pause
-from bot.domain.review import review_answer, review_horizon, reviews_to_add
+from bot.domain.review import local_day_start, review_answer, review_horizon, reviews_to_add
 from bot.domain.scoring import (
     Accuracy,
     AnswerRow,
@@ -286,10 +286,7 @@ def retake_score(session: Session, user_id: int, thread: Thread) -> Accuracy:
     """Right answers in the latest retake of `thread`."""
     if not thread.quiz:
         return Accuracy()
-    started = q.retake_started_at(session, user_id, thread.id, thread.quiz[0].id)
-    if started is None:
-        return Accuracy()
-    answers = q.retake_answers(session, user_id, thread.id, started)
+    answers = q.latest_retake_answers(session, user_id, thread.id, thread.quiz[0].id)
     return Accuracy(len(answers), sum(answers))
 
 
@@ -307,7 +304,7 @@ def next_due_review(
 ) -> tuple[ReviewCard, Thread, QuizQuestion] | None:
     """The most overdue card due today whose question is not already waiting unanswered."""
     horizon = review_horizon(now, timezone)
-    waiting = q.cards_with_open_polls(session, user_id, now - dt.timedelta(days=1))
+    waiting = q.cards_with_open_polls(session, user_id, local_day_start(now, timezone))
     skipped: set[int] = set(waiting)
     while True:
         cards = q.due_cards(session, user_id, horizon, 20, exclude=skipped)
@@ -347,7 +344,7 @@ def add_due_reviews(
     if already >= max_per_day:
         return 0
     horizon = review_horizon(now, sub.timezone)
-    waiting = q.cards_with_open_polls(session, sub.user_id, now - dt.timedelta(days=1))
+    waiting = q.cards_with_open_polls(session, sub.user_id, local_day_start(now, sub.timezone))
     limit = max_per_day - already + len(waiting) + 10
     candidates = [
         card
@@ -390,8 +387,8 @@ def review_header_html(session: Session, subscription_id: int, installment: int)
     )
     noun = "review" if count == 1 else "reviews"
     return (
-        f"🔁 <b>{count} {noun} due</b> · questions from earlier threads, "
-        "back just as you were about to forget them."
+        f"🔁 <b>{count} {noun} due</b> · questions you answered before, "
+        "back just before you would forget them."
     )
 
 
@@ -503,11 +500,13 @@ def progress_html(report: ProgressReport) -> str:
     lines.append("")
     lines.append(f"<b>Threads completed:</b> {len(completed)}")
     for t in completed:
-        lines.append(f"✅ {escape(t.title)} · {t.accuracy.percent} right")
+        right = f" · {t.accuracy.percent} right" if t.accuracy.answered else ""
+        lines.append(f"✅ {escape(t.title)}{right}")
     if reading:
         lines.append(f"<b>In progress:</b> {len(reading)}")
         for t in reading:
-            lines.append(f"📖 {escape(t.title)} · post {t.posts_read} of {t.posts_total}")
+            right = f" · {t.accuracy.percent} right" if t.accuracy.answered else ""
+            lines.append(f"📖 {escape(t.title)} · post {t.posts_read} of {t.posts_total}{right}")
     lines.append("")
     overall = report.overall
     if overall.answered:
@@ -524,7 +523,7 @@ def progress_html(report: ProgressReport) -> str:
     lines.append(f"<b>Reviews due today:</b> {due}" + (" · send /review" if due else ""))
     if report.weakest:
         lines.append("")
-        lines.append("<b>Worth another look:</b>")
+        lines.append("<b>Weakest topics:</b>")
         for topic in report.weakest:
             acc = topic.accuracy
             lines.append(f"• {escape(topic.label)}: {acc.percent} ({acc.correct}/{acc.answered})")

@@ -222,33 +222,23 @@ def posts_read(session: Session, subscription_id: int) -> dict[str, int]:
     return counts
 
 
-def retake_started_at(
+def latest_retake_answers(
     session: Session, user_id: int, thread_id: str, first_question_id: str
-) -> dt.datetime | None:
-    """When the latest retake of a thread began (its first question was sent)."""
-    return session.exec(
-        select(PollRecord.sent_at)
-        .where(
-            PollRecord.user_id == user_id,
-            PollRecord.kind == PollKind.retake,
-            PollRecord.thread_id == thread_id,
-            PollRecord.question_id == first_question_id,
-        )
-        .order_by(col(PollRecord.sent_at).desc())
-        .limit(1)
-    ).first()
-
-
-def retake_answers(
-    session: Session, user_id: int, thread_id: str, since: dt.datetime
 ) -> Sequence[bool]:
+    """Right or wrong, for each answer of the latest retake of a thread (from its first
+    question on, in the order answered)."""
+    retakes = (
+        Attempt.user_id == user_id,
+        Attempt.kind == PollKind.retake,
+        Attempt.thread_id == thread_id,
+    )
+    start = session.exec(
+        select(func.max(Attempt.id)).where(*retakes, Attempt.question_id == first_question_id)
+    ).one()
+    if start is None:
+        return []
     return session.exec(
-        select(Attempt.correct).where(
-            Attempt.user_id == user_id,
-            Attempt.kind == PollKind.retake,
-            Attempt.thread_id == thread_id,
-            col(Attempt.answered_at) >= since,
-        )
+        select(Attempt.correct).where(*retakes, col(Attempt.id) >= start).order_by(col(Attempt.id))
     ).all()
 
 

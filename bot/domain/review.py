@@ -98,6 +98,13 @@ def review_horizon(now: dt.datetime, timezone: str) -> dt.datetime:
     return dt.datetime.combine(tomorrow, dt.time(0), tzinfo=tz).astimezone(dt.UTC)
 
 
+def local_day_start(now: dt.datetime, timezone: str) -> dt.datetime:
+    """The trainee's local midnight that began today, as UTC."""
+    tz = zone(timezone)
+    today = now.astimezone(tz).date()
+    return dt.datetime.combine(today, dt.time(0), tzinfo=tz).astimezone(dt.UTC)
+
+
 def reviews_to_add(due: int, sent_today: int, max_per_day: int) -> int:
     """How many due reviews may still go out today."""
     return max(0, min(due, max_per_day - sent_today))

@@ -286,14 +286,21 @@ async def review_command(update: Update, context: Context) -> None:
     svc = services(context)
     chat, user = update.effective_chat, update.effective_user
     assert chat is not None and user is not None
+    library = svc.library()
     now = svc.now()
     with session_scope(svc.engine) as session:
         sub = trainee_subscription(session, chat.id)
         timezone = sub.timezone if sub is not None else svc.settings.default_timezone
         due = due_review_count(session, user.id, timezone, now)
+        found = next_due_review(session, library, user.id, timezone, now)
         upcoming = q.next_due_at(session, user.id) if not due else None
-    if not due:
-        if upcoming is None:
+    if found is None:
+        if due:
+            text = (
+                "Today's reviews are already waiting in the chat above, with your installment: "
+                "scroll up and answer them."
+            )
+        elif upcoming is None:
             text = (
                 "Nothing to review yet. Every question you answer becomes a review card, "
                 "and comes back when you are about to forget it."
@@ -309,12 +316,11 @@ async def review_command(update: Update, context: Context) -> None:
         context,
         f"🔁 <b>{due} {noun} due today.</b> One at a time; the next comes when you answer.",
     )
-    await _continue_review(context, chat.id, user.id, announce_end=False)
+    _card, thread, question = found
+    await _ask(context, chat.id, user.id, thread, question, PollKind.review)
 
 
-async def _continue_review(
-    context: Context, chat_id: int, user_id: int, *, announce_end: bool = True
-) -> None:
+async def _continue_review(context: Context, chat_id: int, user_id: int) -> None:
     svc = services(context)
     library = svc.library()
     now = svc.now()
@@ -323,10 +329,7 @@ async def _continue_review(
         timezone = sub.timezone if sub is not None else svc.settings.default_timezone
         found = next_due_review(session, library, user_id, timezone, now)
     if found is None:
-        if announce_end:
-            await _reply(
-                chat_id, context, "✅ That's all your reviews for today. See you tomorrow!"
-            )
+        await _reply(chat_id, context, "✅ That's all your reviews for today. See you tomorrow!")
         return
     _card, thread, question = found
     await _ask(context, chat_id, user_id, thread, question, PollKind.review)
