@@ -189,13 +189,13 @@ def fanout(table: Table, postgres_url: str, processes: int, trainees: int, tmp: 
     return rate
 
 
-def budget(table: Table, postgres_url: str, trainees: int, tmp: Path) -> None:
-    label = "real budget, 2 processes"
+def budget(table: Table, postgres_url: str, processes: int, trainees: int, tmp: Path) -> None:
+    label = f"real budget, {processes} process{'es' if processes > 1 else ''}"
     users = list(range(FIRST_CHAT, FIRST_CHAT + trainees))
     with (
         fresh_database("postgresql", tmp, postgres_url) as url,
         emulator_process(enforce_limits=True, user_ids=users) as emulator,
-        bot_processes(2, emulator.base_url, emulator.base_file_url, url, tmp),
+        bot_processes(processes, emulator.base_url, emulator.base_file_url, url, tmp),
     ):
         engine = make_engine(url)
         emulator.reset()
@@ -211,7 +211,8 @@ def budget(table: Table, postgres_url: str, trainees: int, tmp: Path) -> None:
     # The steady rate, from the 31st message on (the first second may use the burst).
     steady = (len(times) - 31) / (times[-1] - times[30]) if len(times) > 60 else float("nan")
     table.add(label, "messages", f"{stats['ok']:,}")
-    table.add(label, "rate of both together, msg/s", f"{steady:.1f}", "<= 30", steady <= 30.5)
+    # Measured where the emulator handles requests: within a few % of 30 (arrival jitter).
+    table.add(label, "rate of all together, msg/s", f"{steady:.1f}", "~ 30", steady <= 31.5)
     table.add(label, "429 answers from Telegram", str(stats["floods"]), "0", stats["floods"] == 0)
 
 
@@ -319,7 +320,8 @@ def main() -> int:
             two = fanout(table, postgres_url, 2, trainees, tmp)
             table.add("fan-out", "two processes / one", f"{two / one:.2f}x")
         if "budget" in only:
-            budget(table, postgres_url, 300 if args.quick else 600, tmp)
+            for processes in (1, 2):
+                budget(table, postgres_url, processes, 300 if args.quick else 600, tmp)
         if "claim" in only:
             count = 200_000 if args.quick else CLAIM_ROWS
             plan = claim(table, postgres_url, count, 10 if args.quick else 30, tmp)

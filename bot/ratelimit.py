@@ -29,6 +29,8 @@ from storage.db import is_sqlite
 log = logging.getLogger(__name__)
 
 RETRIES_AFTER_429 = 3
+LATE_TOLERANCE_SECONDS = 0.1  # ~3 messages at 30 a second
+MAX_LATE_RETRIES = 3
 
 _TAKE_SLOT = text(
     """
@@ -54,6 +56,7 @@ class SharedBudget:
         self.rate = rate
         self.name = name
         self.taken = 0
+        self.late = 0  # slots given up because this process woke up too late for them
 
     def take_slot(self) -> float:
         """Reserve the next slot; return how many seconds to wait for it."""
@@ -66,10 +69,19 @@ class SharedBudget:
 
     async def acquire(self) -> None:
         """Wait until this process may send one more message."""
-        # In a thread: the event loop keeps serving updates while the row is locked.
-        wait = await asyncio.to_thread(self.take_slot)
-        if wait > 0:
-            await asyncio.sleep(wait)
+        loop = asyncio.get_running_loop()
+        for _attempt in range(MAX_LATE_RETRIES + 1):
+            # In a thread: the event loop keeps serving updates while the row is locked.
+            wait = await asyncio.to_thread(self.take_slot)
+            slot = loop.time() + wait
+            if wait > 0:
+                await asyncio.sleep(wait)
+            # A process that stalled (CPU, GC) wakes late, and so do all its other waiting
+            # senders: going out together they would be a burst. Late ones take a new slot
+            # (a few times at most: a process that is always late must still send).
+            if loop.time() - slot <= LATE_TOLERANCE_SECONDS:
+                return
+            self.late += 1
 
 
 class SharedRateLimiter(AIORateLimiter):
