@@ -45,7 +45,7 @@ TRAINEE_COMMANDS = [
 ]
 
 GROUP_COMMANDS = [
-    Command("groupquiz", "[thread or track]", "Start a live quiz in this group"),
+    Command("groupquiz", "[thread or track] [seconds]", "Start a live quiz in this group"),
     Command("stopquiz", "", "End the running quiz with the standings so far"),
     Command("leaderboard", "", "This group's all-time standings"),
     Command("help", "", "What tweetdrip can do here"),

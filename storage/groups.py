@@ -143,20 +143,6 @@ def move_chat(session: Session, session_id: int, new_chat_id: int) -> None:
     )
 
 
-def start_lobby_now(session: Session, session_id: int, now: dt.datetime) -> bool:
-    """Bring the lobby's countdown forward to `now` (the starter pressed Start)."""
-    return _changed(
-        session.execute(
-            update(GroupSession)
-            .where(
-                col(GroupSession.id) == session_id,
-                col(GroupSession.status) == GroupSessionStatus.lobby,
-            )
-            .values(lobby_deadline=now)
-        )
-    )
-
-
 def start_session(session: Session, session_id: int, now: dt.datetime) -> bool:
     """Lobby -> running, first question due now."""
     return _changed(

@@ -230,10 +230,11 @@ async def groupquiz_command(update: Update, context: Context) -> None:
                 parse_mode=ParseMode.HTML,
                 reply_markup=lobby_keyboard(session_id),
             )
-        except Forbidden:
+        except TelegramError:
+            # No lobby, no way to join: free the group rather than block it until a restart.
             with session_scope(svc.engine) as session:
                 q.end_session(session, session_id, now, "removed")
-            return
+            raise
         with session_scope(svc.engine) as session:
             q.set_lobby_message(session, session_id, lobby.message_id)
         runtime.lobby_edited_at[session_id] = time.monotonic()
@@ -445,18 +446,32 @@ async def on_lobby_button(update: Update, context: Context) -> None:
                 f"it starts by itself {countdown_text(remaining)}."
             )
             return
-        if count < group_session.min_players:
+        with session_scope(svc.engine) as session:
+            count = q.player_count(session, session_id)
+            started = count >= group_session.min_players and q.start_session(
+                session, session_id, now
+            )
+        if started:
+            await query.answer("Starting!")
+            svc.spawn(_begin(app, session_id))
+        elif count < group_session.min_players:
             await query.answer(
                 f"Waiting for at least {group_session.min_players} players ({count} so far)."
             )
-            return
-        with session_scope(svc.engine) as session:
-            moved = q.start_lobby_now(session, session_id, now)
-        await query.answer("Starting!" if moved else "It has started already.")
-        if moved:
-            svc.spawn(run_group_tick(app, session_id))
+        else:
+            await query.answer("It has started already.")
     else:
         await query.answer()
+
+
+async def _begin(app: App, session_id: int) -> None:
+    """After Start: show who plays in place of the lobby, then ask the first question."""
+    async with _runtime(app).lock(session_id):
+        snap = _snapshot(_services(app).engine, session_id)
+        if snap is not None and snap.session.status == GroupSessionStatus.running:
+            names = [p.name for p in snap.players]
+            await _edit_lobby(app, snap.session, _started_text(snap.session, names), None)
+    await run_group_tick(app, session_id)
 
 
 def _lobby_changed(app: App, session_id: int) -> None:
