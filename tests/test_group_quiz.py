@@ -15,7 +15,7 @@ from bot.clock import VirtualClock
 from bot.emulator import TelegramEmulator
 from bot.handlers.group import run_group_tick
 from storage.db import session_scope
-from storage.models import GroupAnswer, GroupSession, GroupSessionStatus, PollRecord
+from storage.models import Attempt, GroupAnswer, GroupSession, GroupSessionStatus, PollRecord
 from tests.harness import START, Harness, start_harness
 
 GROUP = -1001000000001
@@ -155,6 +155,8 @@ async def test_a_full_session_scores_speed_and_correctness_and_ends_with_standin
     with session_scope(gh.engine) as session:
         assert len(session.exec(select(GroupAnswer)).all()) == 9
         kinds = {r.kind for r in session.exec(select(PollRecord)).all()}
+        # Group answers are the group's: they do not enter anyone's private quiz record.
+        assert session.exec(select(Attempt)).all() == []
     assert kinds == {"group"}
     assert not gh.app.job_queue.get_jobs_by_name(f"groupquiz:{row.id}")  # type: ignore[union-attr]
 
@@ -407,3 +409,13 @@ async def test_a_fast_group_never_gets_more_than_twenty_requests_a_minute(
     minute = dt.timedelta(minutes=1)
     busiest = max(sum(1 for t in times if start <= t < start + minute) for start in times)
     assert busiest <= 20
+
+
+async def test_a_group_admin_may_start_early(gh: Harness) -> None:
+    lobby = await open_lobby(gh)
+    sid = session_row(gh).id
+    await join(gh, lobby, BOB)
+    query = await gh.press(ADMIN, lobby, f"gq:start:{sid}")
+    assert gh.emulator.callback_answer(query)["text"] == "Starting!"
+    assert len(polls(gh)) == 1
+    assert not gh.emulator.message(GROUP, lobby.message_id).callback_data
