@@ -128,7 +128,7 @@ class PollRecord(SQLModel, table=True):
     thread_id: str
     question_id: str
     correct_option_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON))
-    sent_at: dt.datetime = Field(default_factory=utcnow)
+    sent_at: dt.datetime = Field(default_factory=utcnow, index=True)  # quiz reminders scan by it
     answered_at: dt.datetime | None = None
     reminded_at: dt.datetime | None = None
     closed: bool = False

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: ea7d1aa717cc
+Revision ID: f57c5ce47e58
 Revises: 
-Create Date: 2026-11-23 15:40:44.394157
+Create Date: 2026-11-23 16:19:54.415515
 
 """
 from typing import Sequence, Union
@@ -13,7 +13,7 @@ import sqlmodel  # noqa: F401  (autogenerate writes sqlmodel types)
 
 
 # revision identifiers, used by Alembic.
-revision: str = 'ea7d1aa717cc'
+revision: str = 'f57c5ce47e58'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -105,6 +105,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('poll_id', name=op.f('pk_pollrecord'))
     )
     with op.batch_alter_table('pollrecord', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_pollrecord_sent_at'), ['sent_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_pollrecord_session_id'), ['session_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_pollrecord_user_id'), ['user_id'], unique=False)
 
@@ -283,6 +284,7 @@ def downgrade() -> None:
     with op.batch_alter_table('pollrecord', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_pollrecord_user_id'))
         batch_op.drop_index(batch_op.f('ix_pollrecord_session_id'))
+        batch_op.drop_index(batch_op.f('ix_pollrecord_sent_at'))
 
     op.drop_table('pollrecord')
     op.drop_table('importedthread')
