@@ -38,7 +38,6 @@ from content.models import POLL_EXPLANATION_MAX, Library, QuizQuestion, Thread
 from storage import drip as outbox
 from storage import quiz as q
 from storage.models import (
-    Attempt,
     PollKind,
     PollRecord,
     ReviewCard,
@@ -202,62 +201,53 @@ def record_answer(
     Returns None, changing nothing, for polls this module does not own (group sessions,
     previews), unknown polls, someone else's poll, retracted votes and repeated answers.
     """
-    record = session.get(PollRecord, poll_id)
-    if record is None or record.kind not in q.TRAINEE_POLL_KINDS:
+    if not option_ids:  # a retracted vote
         return None
-    if record.user_id is not None and record.user_id != user_id:
+    conn = session.connection()
+    poll = q.claim_poll_answer(conn, poll_id, user_id, now)
+    if poll is None:
         return None
-    if record.answered_at is not None or not option_ids:
-        return None
-    correct = is_correct(option_ids, record.correct_option_ids)
-    seconds = seconds_between(record.sent_at, now)
-    session.add(
-        Attempt(
-            user_id=user_id,
-            poll_id=poll_id,
-            kind=record.kind,
-            thread_id=record.thread_id,
-            question_id=record.question_id,
-            option_ids=list(option_ids),
-            correct=correct,
-            seconds_taken=seconds,
-            answered_at=now,
-        )
+    correct = is_correct(option_ids, poll.correct_option_ids)
+    seconds = seconds_between(poll.sent_at, now)
+    q.add_attempt(
+        conn,
+        user_id=user_id,
+        poll_id=poll_id,
+        kind=poll.kind,
+        thread_id=poll.thread_id,
+        question_id=poll.question_id,
+        option_ids=list(option_ids),
+        correct=correct,
+        seconds_taken=seconds,
+        answered_at=now,
     )
-    card = q.card_for(session, user_id, record.thread_id, record.question_id)
-    if card is None:
-        card = ReviewCard(
-            user_id=user_id, thread_id=record.thread_id, question_id=record.question_id, due_at=now
-        )
-        session.add(card)
-        session.flush()  # the row id is the FSRS card id
-    assert card.id is not None
+    state = q.card_state(conn, user_id, poll.thread_id, poll.question_id)
+    if state is None:
+        state = (q.create_card(conn, user_id, poll.thread_id, poll.question_id, now), {})
+    card_id, stored = state
     duration_ms = int(seconds * 1000)
     result = review_answer(
-        card.card or None,
-        card.id,
+        stored or None,
+        card_id,
         correct,
         now,
         retention=retention,
         duration_ms=duration_ms,
         fuzz=fuzz,
     )
-    card.card, card.due_at, card.last_review_at = result.card, result.due_at, now
-    session.add(card)
-    q.add_review_log(session, card.id, result.rating, now, duration_ms)
-    record.answered_at = now
-    session.add(record)
-    q.note_activity(session, record.chat_id, now)
+    q.save_card(conn, card_id, result.card, result.due_at, now)
+    q.add_review_log(conn, card_id, result.rating, now, duration_ms)
+    q.note_activity(conn, poll.chat_id, now)
     return AnswerOutcome(
-        kind=PollKind(record.kind),
-        chat_id=record.chat_id,
+        kind=PollKind(poll.kind),
+        chat_id=poll.chat_id,
         user_id=user_id,
-        thread_id=record.thread_id,
-        question_id=record.question_id,
+        thread_id=poll.thread_id,
+        question_id=poll.question_id,
         correct=correct,
         seconds=seconds,
         due_at=result.due_at,
-        on_demand=record.subscription_id is None,
+        on_demand=poll.subscription_id is None,
     )
 
 

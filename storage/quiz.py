@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, or_, update
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from storage.models import (
@@ -44,28 +47,179 @@ def parse_review_item(item: str) -> int | None:
 
 
 # --- answers ---------------------------------------------------------------------------------
+#
+# An answer is the hot path (thousands a second in a busy hour), so these are Core statements,
+# built once with bind parameters and run on the session's connection: no ORM unit of work,
+# no autoflush, no statement compilation per answer.
+
+_polls = PollRecord.__table__  # type: ignore[attr-defined]
+_attempts = Attempt.__table__  # type: ignore[attr-defined]
+_cards = ReviewCard.__table__  # type: ignore[attr-defined]
+_logs = ReviewLogRecord.__table__  # type: ignore[attr-defined]
+_subscriptions = Subscription.__table__  # type: ignore[attr-defined]
 
 
-def card_for(session: Session, user_id: int, thread_id: str, question_id: str) -> ReviewCard | None:
-    return session.exec(
-        select(ReviewCard).where(
-            ReviewCard.user_id == user_id,
-            ReviewCard.thread_id == thread_id,
-            ReviewCard.question_id == question_id,
-        )
-    ).first()
+@dataclass(frozen=True)
+class ClaimedPoll:
+    """A trainee's poll, now marked answered by the caller's transaction."""
+
+    kind: str
+    chat_id: int
+    subscription_id: int | None
+    thread_id: str
+    question_id: str
+    correct_option_ids: list[int]
+    sent_at: dt.datetime
 
 
-def note_activity(session: Session, chat_id: int, now: dt.datetime) -> None:
-    """The trainee did something: the idle-installment count starts again from zero."""
-    session.execute(
-        update(Subscription)
-        .where(
-            col(Subscription.kind) == SubscriptionKind.trainee,
-            col(Subscription.chat_id) == chat_id,
-        )
-        .values(idle_installments=0, last_activity_at=now)
+_CLAIM_POLL = (
+    _polls.update()
+    .where(
+        _polls.c.poll_id == bindparam("p_poll"),
+        _polls.c.answered_at.is_(None),
+        or_(*(_polls.c.kind == str(k) for k in TRAINEE_POLL_KINDS)),  # no expanding IN
+        or_(_polls.c.user_id.is_(None), _polls.c.user_id == bindparam("p_user")),
     )
+    .values(answered_at=bindparam("p_now"))
+    .returning(
+        _polls.c.kind,
+        _polls.c.chat_id,
+        _polls.c.subscription_id,
+        _polls.c.thread_id,
+        _polls.c.question_id,
+        _polls.c.correct_option_ids,
+        _polls.c.sent_at,
+    )
+)
+
+
+def claim_poll_answer(
+    conn: Connection, poll_id: str, user_id: int, now: dt.datetime
+) -> ClaimedPoll | None:
+    """Mark a trainee's own, unanswered drip/retake/review poll answered, and return it.
+
+    One conditional UPDATE: a repeated answer, an unknown poll, someone else's poll or a
+    group poll changes nothing and returns None, even with several bot processes racing.
+    """
+    row = conn.execute(_CLAIM_POLL, {"p_poll": poll_id, "p_user": user_id, "p_now": now}).first()
+    if row is None:
+        return None
+    return ClaimedPoll(
+        kind=row.kind,
+        chat_id=row.chat_id,
+        subscription_id=row.subscription_id,
+        thread_id=row.thread_id,
+        question_id=row.question_id,
+        correct_option_ids=list(row.correct_option_ids or []),
+        sent_at=row.sent_at,
+    )
+
+
+_CARD_STATE = select(_cards.c.id, _cards.c.card).where(
+    _cards.c.user_id == bindparam("p_user"),
+    _cards.c.thread_id == bindparam("p_thread"),
+    _cards.c.question_id == bindparam("p_question"),
+)
+_NEW_CARD = _cards.insert().returning(_cards.c.id)
+_SAVE_CARD = (
+    _cards.update()
+    .where(_cards.c.id == bindparam("p_id"))
+    .values(card=bindparam("p_card"), due_at=bindparam("p_due"), last_review_at=bindparam("p_now"))
+)
+_NOTE_ACTIVITY = (
+    _subscriptions.update()
+    .where(
+        _subscriptions.c.kind == str(SubscriptionKind.trainee),
+        _subscriptions.c.chat_id == bindparam("p_chat"),
+    )
+    .values(idle_installments=0, last_activity_at=bindparam("p_now"))
+)
+
+
+def card_state(
+    conn: Connection, user_id: int, thread_id: str, question_id: str
+) -> tuple[int, dict[str, Any]] | None:
+    """The id and stored FSRS card of a trainee's question, if it has one yet."""
+    row = conn.execute(
+        _CARD_STATE, {"p_user": user_id, "p_thread": thread_id, "p_question": question_id}
+    ).first()
+    return None if row is None else (int(row.id), dict(row.card or {}))
+
+
+def create_card(
+    conn: Connection, user_id: int, thread_id: str, question_id: str, now: dt.datetime
+) -> int:
+    """A new, empty review card row; its id becomes the FSRS card id."""
+    return int(
+        conn.execute(
+            _NEW_CARD,
+            {
+                "user_id": user_id,
+                "thread_id": thread_id,
+                "question_id": question_id,
+                "card": {},
+                "due_at": now,
+            },
+        ).scalar_one()
+    )
+
+
+def save_card(
+    conn: Connection, card_id: int, card: dict[str, Any], due_at: dt.datetime, now: dt.datetime
+) -> None:
+    conn.execute(_SAVE_CARD, {"p_id": card_id, "p_card": card, "p_due": due_at, "p_now": now})
+
+
+def add_attempt(
+    conn: Connection,
+    *,
+    user_id: int,
+    poll_id: str,
+    kind: str,
+    thread_id: str,
+    question_id: str,
+    option_ids: list[int],
+    correct: bool,
+    seconds_taken: float,
+    answered_at: dt.datetime,
+) -> None:
+    conn.execute(
+        _attempts.insert(),
+        {
+            "user_id": user_id,
+            "poll_id": poll_id,
+            "kind": kind,
+            "thread_id": thread_id,
+            "question_id": question_id,
+            "option_ids": option_ids,
+            "correct": correct,
+            "seconds_taken": seconds_taken,
+            "answered_at": answered_at,
+        },
+    )
+
+
+def add_review_log(
+    conn: Connection,
+    card_id: int,
+    rating: int,
+    reviewed_at: dt.datetime,
+    duration_ms: int | None,
+) -> None:
+    conn.execute(
+        _logs.insert(),
+        {
+            "card_id": card_id,
+            "rating": rating,
+            "reviewed_at": reviewed_at,
+            "review_duration_ms": duration_ms,
+        },
+    )
+
+
+def note_activity(conn: Connection, chat_id: int, now: dt.datetime) -> None:
+    """The trainee did something: the idle-installment count starts again from zero."""
+    conn.execute(_NOTE_ACTIVITY, {"p_chat": chat_id, "p_now": now})
 
 
 # --- reviews ---------------------------------------------------------------------------------
@@ -142,23 +296,6 @@ def review_items_on(session: Session, subscription_id: int, day: dt.date) -> int
                 col(Delivery.item).endswith(f":{day.isoformat()}"),
             )
         ).one()
-    )
-
-
-def add_review_log(
-    session: Session,
-    card_id: int,
-    rating: int,
-    reviewed_at: dt.datetime,
-    duration_ms: int | None,
-) -> None:
-    session.add(
-        ReviewLogRecord(
-            card_id=card_id,
-            rating=rating,
-            reviewed_at=reviewed_at,
-            review_duration_ms=duration_ms,
-        )
     )
 
 

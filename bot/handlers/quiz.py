@@ -4,9 +4,10 @@ Handler groups (PTB runs at most one handler per group, groups in ascending orde
 - ACTIVITY_GROUP (-1): any message or button press of a trainee counts as activity and
   resets the idle-installment count; it never stops the update.
 - POLL_ANSWER_GROUP (0, the default): this module's PollAnswerHandler. It records answers
-  to polls of kind drip, retake and review and returns early for every other poll; the
-  group quiz module registers its own PollAnswerHandler in group 1, so both see every
-  answer. Nothing else in group 0 matches a poll answer.
+  to polls of kind drip, retake and review and then stops the update (ApplicationHandlerStop:
+  nobody else needs to look those up); for every other poll it returns without a word, and
+  the group quiz module's own PollAnswerHandler in group 1 takes it. Nothing else in
+  group 0 matches a poll answer.
 - Commands and the thread-choice buttons sit in group 0 too, ahead of the trainee
   module's catch-all for unknown commands (bot.app registers this module first).
 """
@@ -23,6 +24,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyP
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import (
     Application,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     PollAnswerHandler,
@@ -101,7 +103,7 @@ async def note_activity(update: Update, context: Context) -> None:
         return
     svc = services(context)
     with session_scope(svc.engine) as session:
-        q.note_activity(session, chat.id, svc.now())
+        q.note_activity(session.connection(), chat.id, svc.now())
 
 
 # --- poll answers ----------------------------------------------------------------------------
@@ -122,12 +124,14 @@ async def on_poll_answer(update: Update, context: Context) -> None:
             svc.now(),
             retention=svc.settings.review_retention,
         )
-    if outcome is None or not outcome.on_demand:
-        return
-    if outcome.kind == PollKind.retake:
+    if outcome is None:
+        return  # not a trainee's poll (a group quiz's, say): later handler groups decide
+    if outcome.on_demand and outcome.kind == PollKind.retake:
         await _continue_retake(context, outcome)
-    elif outcome.kind == PollKind.review:
+    elif outcome.on_demand and outcome.kind == PollKind.review:
         await _continue_review(context, outcome.chat_id, outcome.user_id)
+    # The answer was ours: no other module needs to look it up.
+    raise ApplicationHandlerStop
 
 
 async def _ask(
