@@ -237,7 +237,7 @@ def record_answer(
     )
     q.save_card(conn, card_id, result.card, result.due_at, now)
     q.add_review_log(conn, card_id, result.rating, now, duration_ms)
-    q.note_activity(conn, poll.chat_id, now)
+    q.note_activity(conn, user_id, now)  # a private chat's id is its user's id
     return AnswerOutcome(
         kind=PollKind(poll.kind),
         chat_id=poll.chat_id,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, func, or_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
@@ -72,36 +73,51 @@ class ClaimedPoll:
     sent_at: dt.datetime
 
 
+_POLL_COLUMNS = (
+    _polls.c.kind,
+    _polls.c.chat_id,
+    _polls.c.subscription_id,
+    _polls.c.thread_id,
+    _polls.c.question_id,
+    _polls.c.correct_option_ids,
+    _polls.c.sent_at,
+)
 _CLAIM_POLL = (
     _polls.update()
     .where(
         _polls.c.poll_id == bindparam("p_poll"),
+        _polls.c.user_id == bindparam("p_user"),
         _polls.c.answered_at.is_(None),
         or_(*(_polls.c.kind == str(k) for k in TRAINEE_POLL_KINDS)),  # no expanding IN
-        or_(_polls.c.user_id.is_(None), _polls.c.user_id == bindparam("p_user")),
     )
     .values(answered_at=bindparam("p_now"))
-    .returning(
-        _polls.c.kind,
-        _polls.c.chat_id,
-        _polls.c.subscription_id,
-        _polls.c.thread_id,
-        _polls.c.question_id,
-        _polls.c.correct_option_ids,
-        _polls.c.sent_at,
-    )
+    .returning(*_POLL_COLUMNS)
+)
+# A drip an admin scheduled into a group: one poll, many members, each answering once.
+_SHARED_POLL = sa_select(*_POLL_COLUMNS).where(
+    _polls.c.poll_id == bindparam("p_poll"),
+    _polls.c.user_id.is_(None),
+    _polls.c.kind == str(PollKind.drip),
+    ~sa_select(_attempts.c.id)
+    .where(_attempts.c.poll_id == bindparam("p_poll"), _attempts.c.user_id == bindparam("p_user"))
+    .exists(),
 )
 
 
 def claim_poll_answer(
     conn: Connection, poll_id: str, user_id: int, now: dt.datetime
 ) -> ClaimedPoll | None:
-    """Mark a trainee's own, unanswered drip/retake/review poll answered, and return it.
+    """Take a trainee's answer to a drip, retake or review poll, and return the poll.
 
-    One conditional UPDATE: a repeated answer, an unknown poll, someone else's poll or a
-    group poll changes nothing and returns None, even with several bot processes racing.
+    A trainee's own poll is marked answered by one conditional UPDATE, so a repeated
+    answer changes nothing even with several bot processes racing; a member's first
+    answer to a drip poll in a group is taken too. Unknown polls, someone else's poll
+    and group quiz polls return None.
     """
-    row = conn.execute(_CLAIM_POLL, {"p_poll": poll_id, "p_user": user_id, "p_now": now}).first()
+    params = {"p_poll": poll_id, "p_user": user_id, "p_now": now}
+    row = conn.execute(_CLAIM_POLL, params).first()
+    if row is None:
+        row = conn.execute(_SHARED_POLL, params).first()
     if row is None:
         return None
     return ClaimedPoll(
@@ -115,7 +131,7 @@ def claim_poll_answer(
     )
 
 
-_CARD_STATE = select(_cards.c.id, _cards.c.card).where(
+_CARD_STATE = sa_select(_cards.c.id, _cards.c.card).where(
     _cards.c.user_id == bindparam("p_user"),
     _cards.c.thread_id == bindparam("p_thread"),
     _cards.c.question_id == bindparam("p_question"),

@@ -7,10 +7,11 @@ import logging
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import Engine
 from sqlmodel import select
 from telegram import PollAnswer, Update, User
 
-from bot.quizzes import poll_explanation, send_quiz_poll
+from bot.quizzes import poll_explanation, record_answer, send_quiz_poll
 from content.models import QuizQuestion
 from storage.db import session_scope
 from storage.models import Attempt, PollKind, PollRecord, ReviewCard, Subscription
@@ -205,3 +206,46 @@ def test_explanations_point_at_the_source_post_when_they_do_not_already() -> Non
         poll_explanation(QUESTION.model_copy(update={"explanation": "", "source_post": None}))
         is None
     )
+
+
+async def test_answers_are_recorded_on_every_database(pg_harness: Harness) -> None:
+    await first_installment(pg_harness)
+    q1, q2 = polls(pg_harness)
+    await answer(pg_harness, q1, 0)
+    await answer(pg_harness, q2, 2)
+    await feed(pg_harness, 9_000_001, q2.poll["id"], [0], TRAINEE)  # a repeated delivery
+    assert [(a.question_id, a.correct) for a in attempts(pg_harness)] == [
+        ("q1", True),
+        ("q2", False),
+    ]
+
+
+def test_each_member_answers_a_drip_poll_in_a_group_once(engine: Engine) -> None:
+    """A drip scheduled into a group: one poll, every member's first answer counts."""
+    with session_scope(engine) as session:
+        session.add(
+            PollRecord(
+                poll_id="group-poll",
+                kind=PollKind.drip,
+                chat_id=-100123,
+                message_id=9,
+                thread_id="csf-leak-blood-patch",
+                question_id="q1",
+                correct_option_ids=[0],
+                sent_at=DAY1,
+            )
+        )
+    outcomes = []
+    for user, option in [(11, 0), (12, 1), (11, 1)]:
+        with session_scope(engine) as session:
+            outcomes.append(
+                record_answer(session, "group-poll", user, [option], DAY1, retention=0.9)
+            )
+    assert [(o.user_id, o.correct) if o else None for o in outcomes] == [
+        (11, True),
+        (12, False),
+        None,
+    ]
+    with session_scope(engine) as session:
+        cards = session.exec(select(ReviewCard.user_id).order_by(ReviewCard.user_id)).all()
+    assert cards == [11, 12]
