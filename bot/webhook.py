@@ -188,7 +188,7 @@ class WebhookServer:
         self.health = health or HealthChecker(self.engine, application.bot)
         self.lease = dt.timedelta(seconds=settings.webhook_update_lease_seconds)
         self.handled = 0
-        self._inflight: dict[int, asyncio.Future[None]] = {}
+        self._inflight: dict[int, asyncio.Future[bool]] = {}
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -247,8 +247,9 @@ class WebhookServer:
         update_id = update.update_id
         running = self._inflight.get(update_id)
         if running is not None:  # a redelivery while this very process handles it
-            await asyncio.shield(running)
-            return web.json_response({"ok": True, "duplicate": True})
+            if await asyncio.shield(running):
+                return web.json_response({"ok": True, "duplicate": True})
+            return web.json_response({"error": "not handled, send it again"}, status=503)
 
         claim = await asyncio.to_thread(self._claim, update_id)
         if claim == Claim.done:
@@ -260,7 +261,7 @@ class WebhookServer:
                 headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
             )
 
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._inflight[update_id] = done
         finished = False
         try:
@@ -274,7 +275,7 @@ class WebhookServer:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(asyncio.to_thread(self._release, update_id))
             if not done.done():
-                done.set_result(None)
+                done.set_result(finished)
         self.handled += 1
         return web.json_response({"ok": True})
 

@@ -108,7 +108,7 @@ async def test_updates_posted_by_telegram_are_answered(
         hook = emulator.webhook
         assert hook is not None and hook.url.endswith("/telegram")
         assert hook.secret_token == SECRET
-        assert "poll_answer" in (hook.allowed_updates or [])
+        assert "poll_answer" in (emulator.allowed_updates or [])
         emulator.send_message(USER, "/help")
         await emulator.wait_for_call("sendMessage", chat_id=USER)
         await emulator.wait_for(lambda: not emulator.pending_updates)
@@ -150,7 +150,7 @@ def _blocking_first_handler(app: Application, gate: asyncio.Event, entered: asyn
         await gate.wait()
         raise ApplicationHandlerStop
 
-    app.add_handler(TypeHandler(Update, wait_at_gate), group=-1)
+    app.add_handler(TypeHandler(Update, wait_at_gate), group=-100)  # before everything
 
 
 async def test_the_webhook_answers_only_after_the_update_was_handled(
@@ -160,11 +160,27 @@ async def test_the_webhook_answers_only_after_the_update_was_handled(
     async with running_bot(emulator, sqlite_engine) as server:
         _blocking_first_handler(server.application, gate, entered)
         response = asyncio.create_task(_post(server, _update(30)))
-        await entered.wait()
+        await asyncio.wait_for(entered.wait(), 10)
         await asyncio.sleep(0)  # let the response go out, if it wrongly would
         assert not response.done()
         gate.set()
         assert await response == 200
+
+
+async def test_a_redelivery_during_handling_waits_and_is_not_handled_again(
+    emulator: TelegramEmulator, sqlite_engine: Engine
+) -> None:
+    gate, entered = asyncio.Event(), asyncio.Event()
+    async with running_bot(emulator, sqlite_engine) as server:
+        _blocking_first_handler(server.application, gate, entered)
+        first = asyncio.create_task(_post(server, _update(50)))
+        await asyncio.wait_for(entered.wait(), 10)
+        again = asyncio.create_task(_post(server, _update(50)))
+        await asyncio.sleep(0.05)  # give the redelivery time to arrive; it must not return
+        assert not again.done()
+        gate.set()
+        assert await first == 200 and await again == 200
+        assert server.handled == 1
 
 
 async def test_an_update_cut_short_by_shutdown_is_redelivered_and_handled_once(
@@ -175,7 +191,7 @@ async def test_an_update_cut_short_by_shutdown_is_redelivered_and_handled_once(
     async with running_bot(emulator, sqlite_engine, port=port, shutdown_timeout=0.2) as server:
         _blocking_first_handler(server.application, gate, entered)
         emulator.send_message(USER, "/help")
-        await entered.wait()
+        await asyncio.wait_for(entered.wait(), 10)
         # Leaving the block shuts the process down mid-update: no answer goes to Telegram.
     assert emulator.pending_updates, "the unanswered update must stay with Telegram"
     with session_scope(sqlite_engine) as session:
