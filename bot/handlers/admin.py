@@ -304,9 +304,21 @@ async def preview_command(update: Update, context: Context) -> None:
         f"👁 Preview of <b>{escape(thread.title)}</b>: exactly what trainees get, in one go. "
         "The quiz polls are closed, so nothing is recorded.",
     )
-    result = await send_preview(context.bot, svc, chat.id, thread)
+    # Paced at ~1 message a second in a private chat: send it in the background so the bot
+    # keeps answering everyone else meanwhile.
+    svc.spawn(_preview_in_background(context.bot, svc, chat.id, thread))
+
+
+async def _preview_in_background(bot: Bot, svc: Services, chat_id: int, thread: Thread) -> None:
+    result = await send_preview(bot, svc, chat_id, thread)
     if result.outcome != Outcome.sent:
-        await _say(update, f"⚠️ The preview stopped: {escape(result.error or result.outcome)}")
+        reason = escape(result.error or result.outcome)
+        try:
+            await bot.send_message(
+                chat_id, f"⚠️ The preview stopped: {reason}", parse_mode=ParseMode.HTML
+            )
+        except TelegramError as exc:
+            log.warning("could not tell %s the preview stopped: %s", chat_id, exc)
 
 
 def _unknown_thread(library: Library, wanted: str) -> str:
