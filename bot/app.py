@@ -36,7 +36,7 @@ def build_application(
     engine: Engine | None = None,
     clock: Clock | None = None,
     start_dispatcher: bool = True,
-) -> Application:  # type: ignore[type-arg]
+) -> Application:
     """Build the Application: services, handlers in order, the error handler and the dispatcher."""
     if settings.telegram_bot_token is None:
         raise MissingToken
@@ -87,13 +87,13 @@ def build_application(
     return app
 
 
-async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
+async def _post_init(app: Application) -> None:
     await publish_command_menus(app)
     # Group quizzes left open by a restart pick up where they were (or end cleanly).
     await group.resume_group_sessions(app)
 
 
-async def _post_stop(app: Application) -> None:  # type: ignore[type-arg]
+async def _post_stop(app: Application) -> None:
     await app.bot_data.services.drain()
 
 

@@ -76,7 +76,7 @@ def _menu(commands: list[Command]) -> list[BotCommand]:
     return [BotCommand(c.name, c.description[:256]) for c in commands]
 
 
-def admin_ids(app: Application) -> set[int]:  # type: ignore[type-arg]
+def admin_ids(app: Application) -> set[int]:
     """ADMIN_IDS from the settings plus admins granted with /admin add."""
     services = app.bot_data.services
     with session_scope(services.engine) as session:
@@ -84,7 +84,7 @@ def admin_ids(app: Application) -> set[int]:  # type: ignore[type-arg]
     return set(services.settings.admin_ids) | granted
 
 
-async def publish_command_menus(app: Application) -> None:  # type: ignore[type-arg]
+async def publish_command_menus(app: Application) -> None:
     """Trainees see their commands, groups theirs, and admins also see the admin commands."""
     bot = app.bot
     await bot.set_my_commands(_menu(TRAINEE_COMMANDS), scope=BotCommandScopeAllPrivateChats())
@@ -93,7 +93,7 @@ async def publish_command_menus(app: Application) -> None:  # type: ignore[type-
         await publish_admin_menu(app, user_id)
 
 
-async def publish_admin_menu(app: Application, user_id: int, *, admin: bool = True) -> None:  # type: ignore[type-arg]
+async def publish_admin_menu(app: Application, user_id: int, *, admin: bool = True) -> None:
     """Show (or, with admin=False, take away) the admin commands in one admin's private chat."""
     scope: Any = BotCommandScopeChat(user_id)
     try:

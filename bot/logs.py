@@ -37,10 +37,10 @@ def redact(text: str, secrets: list[str] | None = None) -> str:
     return _TOKEN.sub("<token>", text)
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler[TextIO]):
     """Write to whatever sys.stderr is at the time (it may be swapped after start-up)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stderr
 
