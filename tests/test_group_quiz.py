@@ -42,6 +42,14 @@ async def gh(emulator: TelegramEmulator, sqlite_engine: Engine) -> AsyncIterator
         yield h
 
 
+@pytest.fixture
+async def gh_both(emulator: TelegramEmulator, engine: Engine) -> AsyncIterator[Harness]:
+    """Like `gh`, on SQLite and on PostgreSQL (when TEST_DATABASE_URL is set)."""
+    _add_people(emulator)
+    async with start_harness(emulator, engine, group_quiz_max_questions=2) as h:
+        yield h
+
+
 # --- helpers ---------------------------------------------------------------------------------
 
 
@@ -419,3 +427,23 @@ async def test_a_group_admin_may_start_early(gh: Harness) -> None:
     assert gh.emulator.callback_answer(query)["text"] == "Starting!"
     assert len(polls(gh)) == 1
     assert not gh.emulator.message(GROUP, lobby.message_id).callback_data
+
+
+async def test_a_session_plays_through_on_sqlite_and_postgresql(gh_both: Harness) -> None:
+    h = gh_both
+    lobby = await open_lobby(h)
+    await start_game(h, lobby, BOB)
+    for number in range(2):
+        poll = polls(h)[-1]
+        h.advance(seconds=3)
+        await h.answer_poll(BOB, poll.poll["id"], right(poll))
+        await h.answer_poll(ALICE, poll.poll["id"], wrong(poll))
+        if number == 0:
+            await next_question(h)
+    h.advance(seconds=10)
+    await tick(h)
+    final = h.last_message(GROUP).content
+    assert "Quiz over" in final and "🥇 Bob — 38 pts · 2/2 right · 6.0 s" in final
+    assert len(h.emulator.calls_of("stopPoll")) == 2
+    board = (await say(h, CAROL, "/leaderboard")).content
+    assert "🥇 Bob — 38 pts · 2 right · 1 quiz · 6.0 s" in board
