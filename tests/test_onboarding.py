@@ -6,7 +6,7 @@ from sqlmodel import select
 
 from storage.db import session_scope
 from storage.models import Subscription, SubscriptionStatus
-from tests.harness import Harness
+from tests.harness import ADMIN_ID, Harness
 
 TRAINEE = 501
 
@@ -136,3 +136,11 @@ async def test_the_command_menu_is_published_at_start(harness: Harness) -> None:
     calls = harness.emulator.calls_of("setMyCommands")
     scopes = [c.params.get("scope", {}) for c in calls]
     assert any("all_private_chats" in str(s) for s in scopes)
+
+
+async def test_help_shows_admins_their_commands_too(harness: Harness) -> None:
+    await harness.send(TRAINEE, "/help")
+    assert "/stats" not in harness.last_message(TRAINEE).content
+    await harness.send(ADMIN_ID, "/help")
+    text = harness.last_message(ADMIN_ID).content
+    assert "Admin commands" in text and "/schedule" in text and "/broadcast" in text

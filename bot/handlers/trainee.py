@@ -9,12 +9,13 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.commands import GROUP_COMMANDS, TRAINEE_COMMANDS, help_lines
+from bot.commands import ADMIN_COMMANDS, GROUP_COMMANDS, TRAINEE_COMMANDS, help_lines
 from bot.context import Context, Services, services
 from bot.dispatch import dispatch_due
 from bot.domain.drip import plan_thread_ids, resume_position
 from bot.domain.schedule import next_delivery_at
 from bot.domain.timeparse import InputError, parse_clock_time, parse_timezone, zone, zone_label
+from bot.handlers.admin import is_admin
 from bot.render import credit_line
 from content.models import Library
 from storage.db import session_scope
@@ -335,6 +336,10 @@ async def help_command(update: Update, context: Context) -> None:
         text = "<b>tweetdrip</b> sends you a tweetorial a little at a time, with quizzes "
         text += "and reviews.\n\n"
         text += "\n".join(escape(line) for line in help_lines(TRAINEE_COMMANDS))
+        user = update.effective_user
+        if user is not None and is_admin(services(context), user.id):
+            text += "\n\n<b>Admin commands</b>\n"
+            text += "\n".join(escape(line) for line in help_lines(ADMIN_COMMANDS))
     else:
         text = "<b>tweetdrip</b> in a group: live quizzes with a leaderboard.\n\n"
         text += "\n".join(escape(line) for line in help_lines(GROUP_COMMANDS))
