@@ -201,6 +201,7 @@ async def run_answers(
     else:  # the goal is set for SQLite; PostgreSQL pays a round trip per statement
         goal, met = "(SQLite goal)", None
     table.add(label, "answers/s", f"{rate:,.0f}", goal, met)
+    table.add(label, "answers per CPU second", f"{n / cpu:,.0f}")
     table.add(
         label,
         "per answer: median / p95 / CPU",
