@@ -30,7 +30,6 @@ app.add_typer(db_app, name="db")
 app.add_typer(content_app, name="content")
 app.add_typer(cli_admin.schedule_app, name="schedule")
 app.add_typer(cli_admin.export_app, name="export")
-app.command("stats")(cli_admin.stats)
 
 TOKEN_HELP = """\
 tweetdrip needs a Telegram bot token. Open a chat with @BotFather in Telegram, send /newbot,
@@ -148,6 +147,9 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+app.command("stats")(cli_admin.stats)
 
 
 def main() -> None:
