@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -9,7 +10,8 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from telegram import Update
-from telegram.error import InvalidToken
+from telegram.error import InvalidToken, NetworkError
+from telegram.ext import Application
 
 from bot import cli_admin
 from bot.app import MissingToken, build_application
@@ -71,6 +73,18 @@ def run(
         typer.echo(TOKEN_HELP, err=True)
         raise typer.Exit(2) from None
     try:
+        asyncio.run(_check_token(application))
+    except InvalidToken:
+        typer.echo("Telegram rejected the token.\n\n" + TOKEN_HELP, err=True)
+        raise typer.Exit(2) from None
+    except NetworkError as exc:
+        typer.echo(
+            f"Could not reach Telegram: {redact(str(exc), [token])}. Check the network, or "
+            "TELEGRAM_API_BASE_URL if you use a local Bot API server.",
+            err=True,
+        )
+        raise typer.Exit(3) from None
+    try:
         if webhook:
             from bot.webhook import run_webhook
 
@@ -80,6 +94,12 @@ def run(
     except InvalidToken:
         typer.echo("Telegram rejected the token.\n\n" + TOKEN_HELP, err=True)
         raise typer.Exit(2) from None
+
+
+async def _check_token(application: Application) -> None:
+    """Ask Telegram who we are before starting, so a bad token gets a plain answer."""
+    async with application.bot:
+        await application.bot.get_me()
 
 
 @db_app.command("upgrade")
