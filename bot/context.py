@@ -28,7 +28,7 @@ class Services:
     clock: Clock = field(default_factory=SystemClock)
     pacer: ChatPacer | None = None
     _library: Library | None = None
-    _background: set[asyncio.Task[Any]] = field(default_factory=set)
+    background: set[asyncio.Task[Any]] = field(default_factory=set)  # spawned work in flight
 
     def library(self) -> Library:
         if self._library is None:
@@ -45,14 +45,14 @@ class Services:
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run work after the handler returns, keeping a reference until it ends."""
         task = asyncio.get_running_loop().create_task(coroutine)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
         return task
 
     async def drain(self) -> None:
         """Wait for background work (tests, and shutdown)."""
-        while self._background:
-            await asyncio.gather(*list(self._background), return_exceptions=True)
+        while self.background:
+            await asyncio.gather(*list(self.background), return_exceptions=True)
 
 
 class BotData:

@@ -281,9 +281,9 @@ class WebhookServer:
 
     async def _handle(self, update: Update) -> None:
         """Run the handlers, then wait for the background work they started."""
-        before = set(self.services._background)
+        before = set(self.services.background)
         await self.application.process_update(update)
-        started = [task for task in self.services._background if task not in before]
+        started = [task for task in self.services.background if task not in before]
         if started:
             await asyncio.gather(*started, return_exceptions=True)
 

@@ -24,7 +24,7 @@ ADMIN_ID = 4242
 START = dt.datetime(2026, 1, 5, 6, 0, tzinfo=dt.UTC)  # a Monday morning
 
 
-def test_settings(emulator: TelegramEmulator, database_url: str, **overrides: Any) -> Settings:
+def settings_for(emulator: TelegramEmulator, database_url: str, **overrides: Any) -> Settings:
     """Settings for a bot talking to the emulator: no real limits, no waiting between posts."""
     values: dict[str, Any] = {
         "telegram_bot_token": TOKEN,
@@ -119,14 +119,16 @@ async def start_harness(
     clock = clock or VirtualClock(START)
     url = engine.url.render_as_string(hide_password=False)
     app = build_application(
-        test_settings(emulator, url, **settings), engine=engine, clock=clock, start_dispatcher=False
+        settings_for(emulator, url, **settings), engine=engine, clock=clock, start_dispatcher=False
     )
     async with app:
         if app.post_init is not None:  # run_polling would call it; we start by hand
             await app.post_init(app)
         await app.start()
         assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES)
+        await app.updater.start_polling(
+            poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES
+        )
         try:
             yield Harness(emulator, app, clock, engine)
         finally:

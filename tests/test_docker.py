@@ -31,7 +31,7 @@ from bot.health import probe
 from storage.backup import BackupError, backup_sqlite, sqlite_path
 from storage.db import make_engine
 from storage.migrate import head_revision, upgrade
-from tests.harness import test_settings as settings_for
+from tests.harness import settings_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
