@@ -239,7 +239,9 @@ def test_each_member_answers_a_drip_poll_in_a_group_once(engine: Engine) -> None
     for user, option in [(11, 0), (12, 1), (11, 1)]:
         with session_scope(engine) as session:
             outcomes.append(
-                record_answer(session, "group-poll", user, [option], DAY1, retention=0.9)
+                record_answer(
+                    session.connection(), "group-poll", user, [option], DAY1, retention=0.9
+                )
             )
     assert [(o.user_id, o.correct) if o else None for o in outcomes] == [
         (11, True),

@@ -93,7 +93,9 @@ def _poll(engine: Engine, poll_id: str, question_id: str, sent_at: dt.datetime) 
 
 def _answer(engine: Engine, poll_id: str, option: int, at: dt.datetime) -> dt.datetime:
     with session_scope(engine) as session:
-        outcome = record_answer(session, poll_id, USER, [option], at, retention=0.9, fuzz=False)
+        outcome = record_answer(
+            session.connection(), poll_id, USER, [option], at, retention=0.9, fuzz=False
+        )
     assert outcome is not None
     return outcome.due_at
 

@@ -34,8 +34,7 @@ from bot.webhook import (
 )
 from storage.db import session_scope
 from storage.models import ProcessedUpdate
-from tests.harness import START
-from tests.harness import settings_for
+from tests.harness import START, settings_for
 
 SECRET = "s3cret-for-tests_0123456789"
 USER = 5551
