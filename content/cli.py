@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from content.importers import ImportFormat, ContentImportError, import_text
+from content.importers import ContentImportError, ImportFormat, import_text
 from content.loader import dump_thread_yaml
 from content.validate import default_paths, validate_paths
 
