@@ -1,1 +1,1 @@
-"""Tweetorial content: typed models, the YAML loader and validator, importers and the bundled library."""
+"""Tweetorial content: typed models, the YAML loader and validator, importers, the library."""
