@@ -70,7 +70,7 @@ class _Target:
 
 async def dispatch_job(context: Context) -> None:
     """JobQueue entry point: deliver everything that is due."""
-    await dispatch_due(context.application)  # type: ignore[arg-type]
+    await dispatch_due(context.application)
 
 
 async def dispatch_due(app: Application, now: dt.datetime | None = None) -> int:
@@ -120,17 +120,16 @@ async def deliver_subscription(bot: Bot, svc: Services, subscription_id: int) ->
         sub = session.get(Subscription, subscription_id)
         if sub is None or sub.status != SubscriptionStatus.active:
             return
-        items = [
-            _Item(d.id, d.thread_id, d.item, d.installment)  # type: ignore[arg-type]
-            for d in q.pending_deliveries(session, subscription_id)
-        ]
+        items = [_Item(*row) for row in q.pending_items(session, subscription_id)]
         idle_pause: tuple[int, int] | None = None
+        planned = False
         if not items:
             if pause_if_idle(sub, svc.settings.idle_installments_before_pause):
                 session.add(sub)
                 idle_pause = (sub.chat_id, sub.idle_installments)
             else:
                 items = _plan_next(session, sub, library, svc)
+                planned = True
         if items:
             target = _Target(
                 sub.id,  # type: ignore[arg-type]
@@ -140,7 +139,14 @@ async def deliver_subscription(bot: Bot, svc: Services, subscription_id: int) ->
                 _plan_title(library, sub),
                 sub.pace,
             )
-            reply_to = q.last_sent_message_id(session, sub.id, items[0].installment)  # type: ignore[arg-type]
+            # A new installment opens with its header, sent as no reply; a resumed one goes
+            # on from the last message of it that went out.
+            reply_to = (
+                None
+                if planned and items[0].item.startswith("h")
+                else q.last_sent_message_id(session, subscription_id, items[0].installment)
+            )
+            plan = _schedule_inputs(sub)
             # The lease ran from the claim; the installment may have waited its turn since.
             lease = dt.timedelta(seconds=svc.settings.dispatch_lease_seconds)
             renew_lease_at = svc.now() + lease / 2
@@ -199,10 +205,19 @@ async def deliver_subscription(bot: Bot, svc: Services, subscription_id: int) ->
                 renew_lease_at = now + lease / 2
 
     with session_scope(svc.engine) as session:
-        sub = session.get(Subscription, subscription_id)
-        if sub is not None:
-            _schedule_next(sub, library, svc.now())
-            session.add(sub)
+        # One guarded UPDATE when nothing _schedule_next reads changed while sending.
+        after = _next_schedule(plan, library, svc.now())
+        if not q.finish_installment(
+            session,
+            subscription_id,
+            plan,
+            after.get("status", SubscriptionStatus.active),  # type: ignore[arg-type]
+            after.get("next_due_at"),  # type: ignore[arg-type]
+        ):
+            sub = session.get(Subscription, subscription_id)
+            if sub is not None:
+                _schedule_next(sub, library, svc.now())
+                session.add(sub)
 
 
 async def _tell_idle_pause(bot: Bot, svc: Services, chat_id: int, idle: int) -> None:
@@ -236,23 +251,45 @@ def _plan_next(
     sub.installments_sent = installment.number
     session.add(sub)
     session.flush()
-    return [
-        _Item(d.id, d.thread_id, d.item, d.installment)  # type: ignore[arg-type]
-        for d in q.pending_deliveries(session, sub.id)  # type: ignore[arg-type]
-    ]
+    return [_Item(*row) for row in q.pending_items(session, sub.id)]  # type: ignore[arg-type]
+
+
+def _schedule_inputs(sub: Subscription) -> dict[str, object]:
+    """What `_schedule_next` reads from a subscription."""
+    return {
+        "status": sub.status,
+        "plan_kind": sub.plan_kind,
+        "plan_id": sub.plan_id,
+        "thread_index": sub.thread_index,
+        "next_post": sub.next_post,
+        "timezone": sub.timezone,
+        "delivery_time": sub.delivery_time,
+    }
+
+
+def _next_schedule(
+    inputs: dict[str, object], library: Library, now: dt.datetime
+) -> dict[str, object]:
+    """After an installment: the next one at the next local delivery time, never a backlog."""
+    values: dict[str, object] = {"lease_until": None}
+    if inputs["status"] != SubscriptionStatus.active:
+        return values
+    thread_ids = plan_thread_ids(library, inputs["plan_kind"], inputs["plan_id"])  # type: ignore[arg-type]
+    position = Position(inputs["thread_index"], inputs["next_post"])  # type: ignore[arg-type]
+    if next_thread(library, thread_ids, position) is None:
+        values.update(status=SubscriptionStatus.finished, next_due_at=None)
+    else:
+        values["next_due_at"] = next_delivery_at(
+            inputs["timezone"],  # type: ignore[arg-type]
+            inputs["delivery_time"],  # type: ignore[arg-type]
+            now,
+        )
+    return values
 
 
 def _schedule_next(sub: Subscription, library: Library, now: dt.datetime) -> None:
-    """After an installment: the next one at the next local delivery time, never a backlog."""
-    sub.lease_until = None
-    if sub.status != SubscriptionStatus.active:
-        return
-    thread_ids = plan_thread_ids(library, sub.plan_kind, sub.plan_id)
-    if next_thread(library, thread_ids, Position(sub.thread_index, sub.next_post)) is None:
-        sub.status = SubscriptionStatus.finished
-        sub.next_due_at = None
-        return
-    sub.next_due_at = next_delivery_at(sub.timezone, sub.delivery_time, now)
+    for name, value in _next_schedule(_schedule_inputs(sub), library, now).items():
+        setattr(sub, name, value)
 
 
 def _plan_title(library: Library, sub: Subscription) -> str | None:

@@ -5,10 +5,70 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, func, insert, or_, update
 from sqlmodel import Session, col, select
 
-from storage.models import Delivery, DeliveryStatus, Subscription, SubscriptionStatus
+from storage.models import Delivery, DeliveryStatus, Subscription, SubscriptionStatus, utcnow
+
+# The statements the engine runs for every message or installment are built once: building
+# and caching a statement costs more than running it on SQLite.
+_PENDING = (
+    select(Delivery.id, Delivery.thread_id, Delivery.item, Delivery.installment)
+    .where(
+        col(Delivery.subscription_id) == bindparam("subscription_id"),
+        col(Delivery.status) == DeliveryStatus.pending,
+    )
+    .order_by(col(Delivery.seq))
+)
+_EXISTING = select(Delivery.item).where(
+    col(Delivery.subscription_id) == bindparam("subscription_id"),
+    col(Delivery.thread_id) == bindparam("thread_id"),
+    col(Delivery.item).in_(bindparam("items", expanding=True)),
+)
+_LAST_SEQ = select(func.max(Delivery.seq)).where(
+    col(Delivery.subscription_id) == bindparam("subscription_id")
+)
+_SCHEDULE_INPUTS = (
+    "status",
+    "plan_kind",
+    "plan_id",
+    "thread_index",
+    "next_post",
+    "timezone",
+    "delivery_time",
+)
+_FINISH = (
+    update(Subscription)
+    .where(
+        col(Subscription.id) == bindparam("subscription_id"),
+        *(
+            Subscription.__table__.c[name].is_not_distinct_from(bindparam(f"old_{name}"))  # type: ignore[attr-defined]
+            for name in _SCHEDULE_INPUTS
+        ),
+    )
+    .values(
+        status=bindparam("new_status"),
+        next_due_at=bindparam(
+            "new_next_due_at",
+            type_=Subscription.__table__.c.next_due_at.type,  # type: ignore[attr-defined]
+        ),
+        lease_until=None,
+    )
+)
+_MARK = (
+    update(Delivery)
+    .where(col(Delivery.id) == bindparam("delivery_id"))
+    .values(
+        status=bindparam("status"),
+        attempts=col(Delivery.attempts) + 1,
+        message_id=bindparam("message_id"),
+        error=bindparam("error"),
+        sent_at=func.coalesce(
+            bindparam("sent_at", type_=Delivery.__table__.c.sent_at.type),  # type: ignore[attr-defined]
+            col(Delivery.sent_at),
+        ),
+    )
+)
 
 
 def claim_due(session: Session, now: dt.datetime, limit: int, lease: dt.timedelta) -> list[int]:
@@ -60,6 +120,12 @@ def pending_deliveries(session: Session, subscription_id: int) -> Sequence[Deliv
     ).all()
 
 
+def pending_items(session: Session, subscription_id: int) -> list[tuple[int, str, str, int]]:
+    """The pending outbox of one subscription as (id, thread, item, installment), in order."""
+    rows = session.connection().execute(_PENDING, {"subscription_id": subscription_id})
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
 def last_sent_message_id(session: Session, subscription_id: int, installment: int) -> int | None:
     """The message a resumed installment should reply to, so it still reads as a thread."""
     return session.exec(
@@ -75,42 +141,42 @@ def last_sent_message_id(session: Session, subscription_id: int, installment: in
 
 
 def next_seq(session: Session, subscription_id: int) -> int:
-    last = session.exec(
-        select(Delivery.seq)
-        .where(Delivery.subscription_id == subscription_id)
-        .order_by(col(Delivery.seq).desc())
-        .limit(1)
-    ).first()
-    return (last or 0) + 1
+    last = session.connection().execute(_LAST_SEQ, {"subscription_id": subscription_id})
+    return int(last.scalar() or 0) + 1
 
 
 def add_deliveries(
     session: Session, subscription_id: int, thread_id: str, items: list[str], installment: int
 ) -> None:
     """Write an installment to the outbox; an item already recorded is never written again."""
+    connection = session.connection()
     existing = set(
-        session.exec(
-            select(Delivery.item).where(
-                Delivery.subscription_id == subscription_id,
-                Delivery.thread_id == thread_id,
-                col(Delivery.item).in_(items),
-            )
-        ).all()
+        connection.execute(
+            _EXISTING,
+            {"subscription_id": subscription_id, "thread_id": thread_id, "items": items},
+        ).scalars()
     )
     seq = next_seq(session, subscription_id)
+    rows = []
+    created = utcnow()
     for item in items:
         if item in existing:
             continue
-        session.add(
-            Delivery(
-                subscription_id=subscription_id,
-                thread_id=thread_id,
-                item=item,
-                seq=seq,
-                installment=installment,
-            )
+        rows.append(
+            {
+                "subscription_id": subscription_id,
+                "thread_id": thread_id,
+                "item": item,
+                "seq": seq,
+                "installment": installment,
+                "status": DeliveryStatus.pending,
+                "attempts": 0,
+                "created_at": created,
+            }
         )
         seq += 1
+    if rows:  # Core, not ORM objects: no flush, no identity map, one executemany
+        connection.execute(insert(Delivery), rows)
 
 
 def mark_delivery(
@@ -121,22 +187,49 @@ def mark_delivery(
     *,
     message_id: int | None = None,
     error: str | None = None,
-) -> None:
-    delivery = session.get(Delivery, delivery_id)
-    if delivery is None:
-        return
-    delivery.status = status
-    delivery.attempts += 1
-    delivery.message_id = message_id
-    delivery.error = error[:500] if error else None
-    if status == DeliveryStatus.sent:
-        delivery.sent_at = now
-    session.add(delivery)
+) -> bool:
+    """Record how one outbox item went, in one statement; False if the item is gone."""
+    result = session.connection().execute(
+        _MARK,
+        {
+            "delivery_id": delivery_id,
+            "status": status,
+            "message_id": message_id,
+            "error": error[:500] if error else None,
+            "sent_at": now if status == DeliveryStatus.sent else None,
+        },
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def extend_lease(session: Session, subscription_id: int, until: dt.datetime) -> None:
-    session.execute(
-        update(Subscription)
-        .where(col(Subscription.id) == subscription_id)
-        .values(lease_until=until)
+    update_subscription(session, subscription_id, lease_until=until)
+
+
+def finish_installment(
+    session: Session,
+    subscription_id: int,
+    expected: dict[str, object],
+    status: str,
+    next_due_at: dt.datetime | None,
+) -> bool:
+    """Release the lease and set the next due time, only if the subscription still has the
+    `expected` status, plan, position, time zone and delivery time; False if it has not."""
+    result = session.connection().execute(
+        _FINISH,
+        {
+            **{f"old_{name}": value for name, value in expected.items()},
+            "subscription_id": subscription_id,
+            "new_status": status,
+            "new_next_due_at": next_due_at,
+        },
     )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def update_subscription(session: Session, subscription_id: int, **values: object) -> bool:
+    """Set columns of one subscription without loading it; False if it is gone."""
+    result = session.connection().execute(
+        update(Subscription).where(col(Subscription.id) == subscription_id).values(values)
+    )
+    return bool(getattr(result, "rowcount", 0))

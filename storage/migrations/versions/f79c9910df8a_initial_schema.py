@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: f57c5ce47e58
+Revision ID: f79c9910df8a
 Revises: 
-Create Date: 2026-11-23 16:19:54.415515
+Create Date: 2026-11-23 16:32:02.061755
 
 """
 from typing import Sequence, Union
@@ -13,7 +13,7 @@ import sqlmodel  # noqa: F401  (autogenerate writes sqlmodel types)
 
 
 # revision identifiers, used by Alembic.
-revision: str = 'f57c5ce47e58'
+revision: str = 'f79c9910df8a'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -169,6 +169,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_subscription_chat_id'), ['chat_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_subscription_next_due_at'), ['next_due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_subscription_status'), ['status'], unique=False)
+        batch_op.create_index('ix_subscription_status_next_due_at', ['status', 'next_due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_subscription_user_id'), ['user_id'], unique=False)
 
     op.create_table('delivery',
@@ -266,6 +267,7 @@ def downgrade() -> None:
     op.drop_table('delivery')
     with op.batch_alter_table('subscription', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_subscription_user_id'))
+        batch_op.drop_index('ix_subscription_status_next_due_at')
         batch_op.drop_index(batch_op.f('ix_subscription_status'))
         batch_op.drop_index(batch_op.f('ix_subscription_next_due_at'))
         batch_op.drop_index(batch_op.f('ix_subscription_chat_id'))
