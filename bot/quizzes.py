@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from html import escape
 
+from sqlalchemy.engine import Connection
 from sqlmodel import Session
 from telegram import Bot, InputMediaPhoto, Message, ReplyParameters
 from telegram.error import BadRequest
@@ -187,7 +188,7 @@ class AnswerOutcome:
 
 
 def record_answer(
-    session: Session,
+    conn: Connection,
     poll_id: str,
     user_id: int,
     option_ids: list[int],
@@ -196,14 +197,13 @@ def record_answer(
     retention: float,
     fuzz: bool = True,
 ) -> AnswerOutcome | None:
-    """Record a trainee's answer and update the question's review card.
+    """Record a trainee's answer and update the question's review card, in `conn`'s transaction.
 
     Returns None, changing nothing, for polls this module does not own (group sessions,
     previews), unknown polls, someone else's poll, retracted votes and repeated answers.
     """
     if not option_ids:  # a retracted vote
         return None
-    conn = session.connection()
     poll = q.claim_poll_answer(conn, poll_id, user_id, now)
     if poll is None:
         return None

@@ -142,14 +142,21 @@ _SAVE_CARD = (
     .where(_cards.c.id == bindparam("p_id"))
     .values(card=bindparam("p_card"), due_at=bindparam("p_due"), last_review_at=bindparam("p_now"))
 )
+# Only a row that needs it is written: a burst of answers does not rewrite the subscription.
 _NOTE_ACTIVITY = (
     _subscriptions.update()
     .where(
         _subscriptions.c.kind == str(SubscriptionKind.trainee),
         _subscriptions.c.chat_id == bindparam("p_chat"),
+        or_(
+            _subscriptions.c.idle_installments != 0,
+            _subscriptions.c.last_activity_at.is_(None),
+            _subscriptions.c.last_activity_at < bindparam("p_recent"),
+        ),
     )
     .values(idle_installments=0, last_activity_at=bindparam("p_now"))
 )
+ACTIVITY_PRECISION = dt.timedelta(minutes=1)
 
 
 def card_state(
@@ -234,8 +241,14 @@ def add_review_log(
 
 
 def note_activity(conn: Connection, chat_id: int, now: dt.datetime) -> None:
-    """The trainee did something: the idle-installment count starts again from zero."""
-    conn.execute(_NOTE_ACTIVITY, {"p_chat": chat_id, "p_now": now})
+    """The trainee did something: the idle-installment count starts again from zero.
+
+    `last_activity_at` is kept to the minute.
+    """
+    conn.execute(
+        _NOTE_ACTIVITY,
+        {"p_chat": chat_id, "p_now": now, "p_recent": now - ACTIVITY_PRECISION},
+    )
 
 
 # --- reviews ---------------------------------------------------------------------------------

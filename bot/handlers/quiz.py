@@ -115,9 +115,10 @@ async def on_poll_answer(update: Update, context: Context) -> None:
     if answer is None or answer.user is None:  # answered on behalf of a chat: not a trainee
         return
     svc = services(context)
-    with session_scope(svc.engine) as session:
+    # A bare transaction rather than an ORM session: this is the hot path (see docs/quizzes.md).
+    with svc.engine.begin() as conn:
         outcome = record_answer(
-            session,
+            conn,
             answer.poll_id,
             answer.user.id,
             list(answer.option_ids),
