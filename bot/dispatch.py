@@ -227,9 +227,7 @@ async def _tell_idle_pause(bot: Bot, svc: Services, chat_id: int, idle: int) -> 
     )
 
 
-def _plan_next(
-    session: Session, sub: Subscription, library: Library, svc: Services
-) -> list[_Item]:
+def _plan_next(session: Session, sub: Subscription, library: Library, svc: Services) -> list[_Item]:
     thread_ids = plan_thread_ids(library, sub.plan_kind, sub.plan_id)
     position = Position(sub.thread_index, sub.next_post)
     installment = plan_installment(
