@@ -100,6 +100,7 @@ async def _post_init(app: Application) -> None:
 
 async def _post_stop(app: Application) -> None:
     await app.bot_data.services.drain()
+    gc.unfreeze()
 
 
 async def _on_error(update: object, context: Context) -> None:
