@@ -144,3 +144,12 @@ async def test_help_shows_admins_their_commands_too(harness: Harness) -> None:
     await harness.send(ADMIN_ID, "/help")
     text = harness.last_message(ADMIN_ID).content
     assert "Admin commands" in text and "/schedule" in text and "/broadcast" in text
+
+
+async def test_start_in_a_group_points_to_a_private_chat(harness: Harness) -> None:
+    harness.emulator.add_chat(-100500, "supergroup", "Residents")
+    await harness.send(TRAINEE, "/start", chat_id=-100500)
+    reply = harness.last_message(-100500)
+    assert "/groupquiz" in reply.content and "message me privately" in reply.content
+    with session_scope(harness.engine) as session:
+        assert session.exec(select(Subscription)).all() == []

@@ -45,6 +45,7 @@ MAX_INPUT = 200  # longer typed answers cannot be a time or a zone
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Trainee commands work in private chats; /help works everywhere."""
     app.add_handler(CommandHandler("start", start, filters=PRIVATE))
+    app.add_handler(CommandHandler("start", start_in_group, filters=filters.ChatType.GROUPS))
     app.add_handler(CommandHandler("help", help_command))
     app.add_handler(CommandHandler("settings", settings_command, filters=PRIVATE))
     app.add_handler(CommandHandler("next", next_command, filters=PRIVATE))
@@ -327,6 +328,18 @@ async def start(update: Update, context: Context) -> None:
         )
     await _reply(update, intro)
     await _ask(update, context, snapshot, step)
+
+
+async def start_in_group(update: Update, context: Context) -> None:
+    """In a group, point to the group quiz and to a private chat for the daily drip."""
+    link = (
+        f"https://t.me/{context.bot.username}?start" if context.bot.username else "a private chat"
+    )
+    await _reply(
+        update,
+        "Here I run live quizzes: send /groupquiz to start one. For your own daily drip, "
+        f'<a href="{escape(link, quote=True)}">message me privately</a> and send /start.',
+    )
 
 
 async def help_command(update: Update, context: Context) -> None:
