@@ -12,8 +12,12 @@ import asyncio
 import datetime as dt
 import logging
 from collections import deque
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any, TypeVar
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from telegram import Bot, Message, ReplyParameters
 from telegram.constants import ParseMode
@@ -49,6 +53,8 @@ log = logging.getLogger(__name__)
 
 RETRY_LATER = dt.timedelta(minutes=1)
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class _Item:
@@ -68,6 +74,72 @@ class _Target:
     pace: int
 
 
+@dataclass
+class _Prepared:
+    """A subscription's installment, ready to send (no items: nothing to send)."""
+
+    target: _Target | None = None
+    items: list[_Item] = field(default_factory=list)
+    reply_to: int | None = None
+    plan: dict[str, object] = field(default_factory=dict)  # what _schedule_next reads
+    idle_pause: tuple[int, int] | None = None  # (chat, idle installments) to tell
+
+
+class _Writes:
+    """Group commit: the short write blocks of concurrent deliveries share a transaction.
+
+    Each delivery awaits its own block, so every message is still recorded before the next
+    one to that chat goes out; the blocks handed in during one turn of the event loop run in
+    one transaction, which saves a session and a commit per message. If a block fails, the
+    group is rolled back and each block runs again in a transaction of its own, so one
+    subscription's failure stays its own.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._queue: list[tuple[Callable[[Session], Any], asyncio.Future[Any]]] = []
+
+    async def run(self, block: Callable[[Session], T]) -> T:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        if not self._queue:
+            loop.call_soon(self._flush)
+        self._queue.append((block, future))
+        return await future
+
+    def _flush(self) -> None:
+        group, self._queue = self._queue, []
+        try:
+            with session_scope(self._engine) as session:
+                results = [block(session) for block, _ in group]
+        except Exception as exc:
+            if len(group) == 1:
+                _settle(group[0][1], error=exc)
+                return
+            for block, future in group:
+                try:
+                    with session_scope(self._engine) as session:
+                        result = block(session)
+                except Exception as own:
+                    _settle(future, error=own)
+                else:
+                    _settle(future, result)
+            return
+        for (_, future), result in zip(group, results, strict=True):
+            _settle(future, result)
+
+
+def _settle(
+    future: asyncio.Future[Any], result: Any = None, error: Exception | None = None
+) -> None:
+    if future.done():  # the delivery was cancelled (shutdown); its writes stand
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
 async def dispatch_job(context: Context) -> None:
     """JobQueue entry point: deliver everything that is due."""
     await dispatch_due(context.application)
@@ -82,10 +154,11 @@ async def dispatch_due(app: Application, now: dt.datetime | None = None) -> int:
     running: set[asyncio.Task[None]] = set()
     more_due = True
     handled = 0
+    writes = _Writes(svc.engine)
 
     async def one(subscription_id: int) -> None:
         try:
-            await deliver_subscription(app.bot, svc, subscription_id)
+            await deliver_subscription(app.bot, svc, subscription_id, writes)
         except Exception:  # one trainee's failure must not stop everyone else's drip
             log.exception("delivering subscription %s failed", subscription_id)
 
@@ -113,111 +186,140 @@ async def dispatch_due(app: Application, now: dt.datetime | None = None) -> int:
             await asyncio.wait(running)
 
 
-async def deliver_subscription(bot: Bot, svc: Services, subscription_id: int) -> None:
+async def deliver_subscription(
+    bot: Bot, svc: Services, subscription_id: int, writes: _Writes | None = None
+) -> None:
     """Send the pending installment of one subscription, planning it first if needed."""
+    writes = writes or _Writes(svc.engine)
     library = svc.library()
-    with session_scope(svc.engine) as session:
-        sub = session.get(Subscription, subscription_id)
-        if sub is None or sub.status != SubscriptionStatus.active:
-            return
-        items = [_Item(*row) for row in q.pending_items(session, subscription_id)]
-        idle_pause: tuple[int, int] | None = None
-        planned = False
-        if not items:
-            if pause_if_idle(sub, svc.settings.idle_installments_before_pause):
-                session.add(sub)
-                idle_pause = (sub.chat_id, sub.idle_installments)
-            else:
-                items = _plan_next(session, sub, library, svc)
-                planned = True
-        if items:
-            target = _Target(
-                sub.id,  # type: ignore[arg-type]
-                sub.chat_id,
-                sub.kind,
-                sub.user_id,
-                _plan_title(library, sub),
-                sub.pace,
-            )
-            # A new installment opens with its header, sent as no reply; a resumed one goes
-            # on from the last message of it that went out.
-            reply_to = (
-                None
-                if planned and items[0].item.startswith("h")
-                else q.last_sent_message_id(session, subscription_id, items[0].installment)
-            )
-            plan = _schedule_inputs(sub)
-            # The lease ran from the claim; the installment may have waited its turn since.
-            lease = dt.timedelta(seconds=svc.settings.dispatch_lease_seconds)
-            renew_lease_at = svc.now() + lease / 2
-            sub.lease_until = svc.now() + lease
-            session.add(sub)
-    if idle_pause is not None:
-        await _tell_idle_pause(bot, svc, *idle_pause)
+    lease = dt.timedelta(seconds=svc.settings.dispatch_lease_seconds)
+    ready = await writes.run(lambda session: _prepare(session, svc, library, subscription_id))
+    if ready.idle_pause is not None:
+        await _tell_idle_pause(bot, svc, *ready.idle_pause)
         return
-    if not items:
+    target, reply_to = ready.target, ready.reply_to
+    if target is None or not ready.items:
         return
+    renew_lease_at = svc.now() + lease / 2
 
-    for item in items:
+    for item in ready.items:
         result = await _send_item(bot, svc, library, target, item, reply_to)
         now = svc.now()
-        # One short transaction per message, with single-row statements: this is the hot path.
-        with session_scope(svc.engine) as session:
-            sub_id = target.subscription_id
-            if result.chat_id is not None and result.chat_id != target.chat_id:
-                q.update_subscription(session, sub_id, chat_id=result.chat_id)
-                target = replace(target, chat_id=result.chat_id)  # the group became a supergroup
-            if result.outcome == Outcome.blocked:
-                log.info("subscription %s: chat %s blocked the bot", sub_id, target.chat_id)
-                q.update_subscription(
-                    session,
-                    sub_id,
-                    status=SubscriptionStatus.blocked,
-                    next_due_at=None,
-                    lease_until=None,
-                )
-                return
-            if result.outcome == Outcome.retry_later:
-                q.update_subscription(
-                    session, sub_id, next_due_at=now + RETRY_LATER, lease_until=None
-                )
-                return
-            message = result.value
-            status = (
-                DeliveryStatus.sent if result.outcome == Outcome.sent else DeliveryStatus.failed
-            )
-            if not q.mark_delivery(
-                session,
-                item.delivery_id,
-                status,
-                now,
-                message_id=message.message_id if isinstance(message, Message) else None,
-                error=result.error,
-            ):
-                return  # the subscription was deleted meanwhile (its outbox went with it)
-            if isinstance(message, Message):
-                reply_to = message.message_id
-                _record_quiz(session, library, target, item, message, now)
-            if result.outcome == Outcome.failed:
-                log.warning("subscription %s: %s refused: %s", sub_id, item.item, result.error)
-            if now >= renew_lease_at:
-                q.extend_lease(session, sub_id, now + lease)
-                renew_lease_at = now + lease / 2
+        moved_to = result.chat_id
+        migrated = moved_to is not None and moved_to != target.chat_id
+        if moved_to is not None and migrated:
+            target = replace(target, chat_id=moved_to)  # the group became a supergroup
+        lease_until = None
+        if now >= renew_lease_at:
+            lease_until, renew_lease_at = now + lease, now + lease / 2
+        go_on = await writes.run(
+            partial(_record, library, target, item, result, now, migrated, lease_until)
+        )
+        if result.outcome == Outcome.blocked:
+            log.info("subscription %s: chat %s blocked the bot", subscription_id, target.chat_id)
+        elif result.outcome == Outcome.failed:
+            log.warning("subscription %s: %s refused: %s", subscription_id, item.item, result.error)
+        if not go_on:
+            return
+        if isinstance(result.value, Message):
+            reply_to = result.value.message_id
 
-    with session_scope(svc.engine) as session:
-        # One guarded UPDATE when nothing _schedule_next reads changed while sending.
-        after = _next_schedule(plan, library, svc.now())
-        if not q.finish_installment(
-            session,
-            subscription_id,
-            plan,
-            after.get("status", SubscriptionStatus.active),  # type: ignore[arg-type]
-            after.get("next_due_at"),  # type: ignore[arg-type]
-        ):
-            sub = session.get(Subscription, subscription_id)
-            if sub is not None:
-                _schedule_next(sub, library, svc.now())
-                session.add(sub)
+    plan = ready.plan
+    await writes.run(lambda session: _finish(session, library, subscription_id, plan, svc.now()))
+
+
+def _prepare(session: Session, svc: Services, library: Library, subscription_id: int) -> _Prepared:
+    """Load the pending installment of a subscription, planning the next one if none is."""
+    sub = session.get(Subscription, subscription_id)
+    if sub is None or sub.status != SubscriptionStatus.active:
+        return _Prepared()
+    items = [_Item(*row) for row in q.pending_items(session, subscription_id)]
+    planned = False
+    if not items:
+        if pause_if_idle(sub, svc.settings.idle_installments_before_pause):
+            session.add(sub)
+            return _Prepared(idle_pause=(sub.chat_id, sub.idle_installments))
+        items = _plan_next(session, sub, library, svc)
+        planned = True
+    if not items:
+        return _Prepared()
+    target = _Target(
+        subscription_id, sub.chat_id, sub.kind, sub.user_id, _plan_title(library, sub), sub.pace
+    )
+    # A new installment opens with its header, sent as no reply; a resumed one goes on
+    # from the last message of it that went out.
+    reply_to = (
+        None
+        if planned and items[0].item.startswith("h")
+        else q.last_sent_message_id(session, subscription_id, items[0].installment)
+    )
+    # The lease ran from the claim; the installment may have waited its turn since.
+    sub.lease_until = svc.now() + dt.timedelta(seconds=svc.settings.dispatch_lease_seconds)
+    session.add(sub)
+    return _Prepared(target, items, reply_to, _schedule_inputs(sub))
+
+
+def _record(
+    library: Library,
+    target: _Target,
+    item: _Item,
+    result: SendResult[Message],
+    now: dt.datetime,
+    migrated: bool,
+    lease_until: dt.datetime | None,
+    session: Session,
+) -> bool:
+    """Record how one message went; False when the installment stops here."""
+    sub_id = target.subscription_id
+    if migrated:
+        q.update_subscription(session, sub_id, chat_id=target.chat_id)
+    if result.outcome == Outcome.blocked:
+        q.update_subscription(
+            session, sub_id, status=SubscriptionStatus.blocked, next_due_at=None, lease_until=None
+        )
+        return False
+    if result.outcome == Outcome.retry_later:
+        q.update_subscription(session, sub_id, next_due_at=now + RETRY_LATER, lease_until=None)
+        return False
+    message = result.value
+    status = DeliveryStatus.sent if result.outcome == Outcome.sent else DeliveryStatus.failed
+    if not q.mark_delivery(
+        session,
+        item.delivery_id,
+        status,
+        now,
+        message_id=message.message_id if isinstance(message, Message) else None,
+        error=result.error,
+    ):
+        return False  # the subscription was deleted meanwhile (its outbox went with it)
+    if isinstance(message, Message):
+        _record_quiz(session, library, target, item, message, now)
+    if lease_until is not None:
+        q.extend_lease(session, sub_id, lease_until)
+    return True
+
+
+def _finish(
+    session: Session,
+    library: Library,
+    subscription_id: int,
+    plan: dict[str, object],
+    now: dt.datetime,
+) -> None:
+    """After the installment: schedule the next one and release the lease."""
+    # One guarded UPDATE when nothing _schedule_next reads changed while sending.
+    after = _next_schedule(plan, library, now)
+    if not q.finish_installment(
+        session,
+        subscription_id,
+        plan,
+        after.get("status", SubscriptionStatus.active),  # type: ignore[arg-type]
+        after.get("next_due_at"),  # type: ignore[arg-type]
+    ):
+        sub = session.get(Subscription, subscription_id)
+        if sub is not None:
+            _schedule_next(sub, library, now)
+            session.add(sub)
 
 
 async def _tell_idle_pause(bot: Bot, svc: Services, chat_id: int, idle: int) -> None:
