@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -72,6 +73,7 @@ class _Target:
     user_id: int | None
     plan_title: str | None
     pace: int
+    owner: str | None = None  # the claim this delivery works under
 
 
 @dataclass
@@ -150,15 +152,15 @@ async def dispatch_due(app: Application, now: dt.datetime | None = None) -> int:
     svc: Services = app.bot_data.services
     settings = svc.settings
     lease = dt.timedelta(seconds=settings.dispatch_lease_seconds)
-    claimed: deque[int] = deque()
+    claimed: deque[tuple[int, str]] = deque()
     running: set[asyncio.Task[None]] = set()
     more_due = True
     handled = 0
     writes = _Writes(svc.engine)
 
-    async def one(subscription_id: int) -> None:
+    async def one(subscription_id: int, owner: str) -> None:
         try:
-            await deliver_subscription(app.bot, svc, subscription_id, writes)
+            await deliver_subscription(app.bot, svc, subscription_id, writes, owner)
         except Exception:  # one trainee's failure must not stop everyone else's drip
             log.exception("delivering subscription %s failed", subscription_id)
 
@@ -167,14 +169,15 @@ async def dispatch_due(app: Application, now: dt.datetime | None = None) -> int:
             # Claim the next batch before this one runs dry, so the senders never wait for
             # the slowest subscriber of a batch (a paced batch would otherwise end at a trickle).
             if more_due and len(claimed) < settings.dispatch_concurrency:
+                owner = uuid.uuid4().hex  # each claim its own token: see storage.drip.hold_lease
                 with session_scope(svc.engine) as session:
                     ids = q.claim_due(
-                        session, now or svc.now(), settings.dispatch_batch_size, lease
+                        session, now or svc.now(), settings.dispatch_batch_size, lease, owner
                     )
-                claimed.extend(ids)
+                claimed.extend((i, owner) for i in ids)
                 more_due = len(ids) == settings.dispatch_batch_size
             while claimed and len(running) < settings.dispatch_concurrency:
-                running.add(asyncio.create_task(one(claimed.popleft())))
+                running.add(asyncio.create_task(one(*claimed.popleft())))
             if not running:
                 return handled
             done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -187,13 +190,22 @@ async def dispatch_due(app: Application, now: dt.datetime | None = None) -> int:
 
 
 async def deliver_subscription(
-    bot: Bot, svc: Services, subscription_id: int, writes: _Writes | None = None
+    bot: Bot,
+    svc: Services,
+    subscription_id: int,
+    writes: _Writes | None = None,
+    owner: str | None = None,
 ) -> None:
-    """Send the pending installment of one subscription, planning it first if needed."""
+    """Send the pending installment of one subscription, planning it first if needed.
+
+    `owner` is the claim it was leased under; without one the lease is not checked.
+    """
     writes = writes or _Writes(svc.engine)
     library = svc.library()
     lease = dt.timedelta(seconds=svc.settings.dispatch_lease_seconds)
-    ready = await writes.run(lambda session: _prepare(session, svc, library, subscription_id))
+    ready = await writes.run(
+        lambda session: _prepare(session, svc, library, subscription_id, owner)
+    )
     if ready.idle_pause is not None:
         await _tell_idle_pause(bot, svc, *ready.idle_pause)
         return
@@ -225,11 +237,20 @@ async def deliver_subscription(
             reply_to = result.value.message_id
 
     plan = ready.plan
-    await writes.run(lambda session: _finish(session, library, subscription_id, plan, svc.now()))
+    await writes.run(
+        lambda session: _finish(session, library, subscription_id, plan, svc.now(), owner)
+    )
 
 
-def _prepare(session: Session, svc: Services, library: Library, subscription_id: int) -> _Prepared:
+def _prepare(
+    session: Session, svc: Services, library: Library, subscription_id: int, owner: str | None
+) -> _Prepared:
     """Load the pending installment of a subscription, planning the next one if none is."""
+    now = svc.now()
+    lease = dt.timedelta(seconds=svc.settings.dispatch_lease_seconds)
+    # The batch may have waited its turn: go on only while this claim still holds the lease.
+    if owner is not None and not q.hold_lease(session, subscription_id, owner, now, now + lease):
+        return _Prepared()
     sub = session.get(Subscription, subscription_id)
     if sub is None or sub.status != SubscriptionStatus.active:
         return _Prepared()
@@ -244,7 +265,13 @@ def _prepare(session: Session, svc: Services, library: Library, subscription_id:
     if not items:
         return _Prepared()
     target = _Target(
-        subscription_id, sub.chat_id, sub.kind, sub.user_id, _plan_title(library, sub), sub.pace
+        subscription_id,
+        sub.chat_id,
+        sub.kind,
+        sub.user_id,
+        _plan_title(library, sub),
+        sub.pace,
+        owner,
     )
     # A new installment opens with its header, sent as no reply; a resumed one goes on
     # from the last message of it that went out.
@@ -253,9 +280,6 @@ def _prepare(session: Session, svc: Services, library: Library, subscription_id:
         if planned and items[0].item.startswith("h")
         else q.last_sent_message_id(session, subscription_id, items[0].installment)
     )
-    # The lease ran from the claim; the installment may have waited its turn since.
-    sub.lease_until = svc.now() + dt.timedelta(seconds=svc.settings.dispatch_lease_seconds)
-    session.add(sub)
     return _Prepared(target, items, reply_to, _schedule_inputs(sub))
 
 
@@ -294,8 +318,9 @@ def _record(
         return False  # the subscription was deleted meanwhile (its outbox went with it)
     if isinstance(message, Message):
         _record_quiz(session, library, target, item, message, now)
-    if lease_until is not None:
-        q.extend_lease(session, sub_id, lease_until)
+    if lease_until is not None and target.owner is not None:
+        # Taken over after a stall longer than the lease: the new holder goes on from here.
+        return q.hold_lease(session, sub_id, target.owner, now, lease_until)
     return True
 
 
@@ -305,8 +330,11 @@ def _finish(
     subscription_id: int,
     plan: dict[str, object],
     now: dt.datetime,
+    owner: str | None = None,
 ) -> None:
     """After the installment: schedule the next one and release the lease."""
+    if owner is not None and not q.hold_lease(session, subscription_id, owner, now, now):
+        return  # another dispatcher holds it now and will schedule it
     # One guarded UPDATE when nothing _schedule_next reads changed while sending.
     after = _next_schedule(plan, library, now)
     if not q.finish_installment(

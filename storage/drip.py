@@ -71,8 +71,14 @@ _MARK = (
 )
 
 
-def claim_due(session: Session, now: dt.datetime, limit: int, lease: dt.timedelta) -> list[int]:
-    """Lease up to `limit` due subscriptions to this process and return their ids.
+def claim_due(
+    session: Session,
+    now: dt.datetime,
+    limit: int,
+    lease: dt.timedelta,
+    owner: str | None = None,
+) -> list[int]:
+    """Lease up to `limit` due subscriptions to the claim `owner` and return their ids.
 
     One UPDATE ... WHERE id IN (SELECT ...) RETURNING statement, so two processes can never
     claim the same row; on PostgreSQL rows another process is claiming are skipped, not
@@ -93,7 +99,7 @@ def claim_due(session: Session, now: dt.datetime, limit: int, lease: dt.timedelt
     claimed = session.execute(
         update(Subscription)
         .where(col(Subscription.id).in_(due))
-        .values(lease_until=now + lease)
+        .values(lease_until=now + lease, lease_owner=owner)
         .returning(col(Subscription.id))
     )
     return sorted(int(i) for i in claimed.scalars().all())
@@ -104,7 +110,7 @@ def release_all_leases(session: Session) -> int:
     result = session.execute(
         update(Subscription)
         .where(col(Subscription.lease_until).is_not(None))
-        .values(lease_until=None)
+        .values(lease_until=None, lease_owner=None)
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -202,8 +208,24 @@ def mark_delivery(
     return bool(getattr(result, "rowcount", 0))
 
 
-def extend_lease(session: Session, subscription_id: int, until: dt.datetime) -> None:
-    update_subscription(session, subscription_id, lease_until=until)
+def hold_lease(
+    session: Session, subscription_id: int, owner: str, now: dt.datetime, until: dt.datetime
+) -> bool:
+    """Extend the claim `owner` holds until `until`; False if it ran out or was taken over.
+
+    A claimed batch may wait its turn, and a slow send may outlast a lease: whoever finds
+    its lease gone stops, so two dispatchers never work on one subscription.
+    """
+    result = session.connection().execute(
+        update(Subscription)
+        .where(
+            col(Subscription.id) == subscription_id,
+            col(Subscription.lease_owner) == owner,
+            col(Subscription.lease_until) >= now,
+        )
+        .values(lease_until=until)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def finish_installment(

@@ -75,6 +75,7 @@ class Subscription(SQLModel, table=True):
 
     next_due_at: dt.datetime | None = Field(default=None, index=True)
     lease_until: dt.datetime | None = None  # a dispatcher is working on it until then
+    lease_owner: str | None = Field(default=None, max_length=32)  # which claim holds it
 
     reminders: bool = True
     idle_installments: int = 0  # installments in a row with no activity

@@ -11,8 +11,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot import sending
+from bot.dispatch import deliver_subscription
 from bot.emulator import TelegramEmulator
 from storage.db import session_scope
+from storage.drip import claim_due
 from storage.models import Delivery, DeliveryStatus, Subscription, SubscriptionStatus
 from tests.harness import Harness, start_harness
 from tests.test_onboarding import onboard, subscription
@@ -212,4 +214,19 @@ async def test_a_restart_resumes_an_installment_without_resending(harness: Harne
     resent = harness.messages(501)[before:]
     assert len(resent) == len(deliveries) - 2
     assert resent[0].reply_to_message_id == deliveries[1].message_id
+    assert len(headers(harness, 501)) == 1
+
+
+async def test_a_claim_that_lost_its_lease_sends_nothing(harness: Harness) -> None:
+    await onboard(harness)
+    harness.clock.set(dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC))
+    lease = dt.timedelta(seconds=harness.services.settings.dispatch_lease_seconds)
+    with session_scope(harness.engine) as session:
+        (sub_id,) = claim_due(session, harness.now, 10, lease, owner="stalled")
+    harness.advance(seconds=lease.total_seconds() + 1)  # the stalled claim outlives its lease
+    with session_scope(harness.engine) as session:
+        assert claim_due(session, harness.now, 10, lease, owner="fresh") == [sub_id]
+    await deliver_subscription(harness.app.bot, harness.services, sub_id, owner="stalled")
+    assert headers(harness, 501) == []
+    await deliver_subscription(harness.app.bot, harness.services, sub_id, owner="fresh")
     assert len(headers(harness, 501)) == 1

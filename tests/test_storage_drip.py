@@ -10,7 +10,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from storage.db import make_engine, session_scope
-from storage.drip import add_deliveries, claim_due, pending_deliveries, release_all_leases
+from storage.drip import (
+    add_deliveries,
+    claim_due,
+    hold_lease,
+    pending_deliveries,
+    release_all_leases,
+)
 from storage.models import Delivery, Subscription, SubscriptionStatus
 
 NOW = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC)
@@ -117,3 +123,17 @@ def test_claiming_nothing_changes_nothing(engine: Engine, count: int) -> None:
     with session_scope(engine) as session:
         assert claim_due(session, NOW, 10, LEASE) == []
         assert all(s.lease_until is None for s in session.exec(select(Subscription)).all())
+
+
+def test_a_lease_is_held_only_by_its_claim_and_only_until_it_runs_out(engine: Engine) -> None:
+    add_subscribers(engine, 1)
+    later = NOW + LEASE + dt.timedelta(seconds=1)
+    with session_scope(engine) as session:
+        (sub_id,) = claim_due(session, NOW, 10, LEASE, owner="first")
+        assert hold_lease(session, sub_id, "first", NOW, NOW + LEASE)
+        assert not hold_lease(session, sub_id, "someone-else", NOW, NOW + LEASE)
+    with session_scope(engine) as session:  # the first claim stalled past its lease...
+        assert claim_due(session, later, 10, LEASE, owner="second") == [sub_id]
+    with session_scope(engine) as session:  # ...and finds it taken over
+        assert not hold_lease(session, sub_id, "first", later, later + LEASE)
+        assert hold_lease(session, sub_id, "second", later, later + LEASE)

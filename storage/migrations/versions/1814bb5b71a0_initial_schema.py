@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: f79c9910df8a
+Revision ID: 1814bb5b71a0
 Revises: 
-Create Date: 2026-11-23 16:32:02.061755
+Create Date: 2026-11-23 16:56:14.579382
 
 """
 from typing import Sequence, Union
@@ -13,7 +13,7 @@ import sqlmodel  # noqa: F401  (autogenerate writes sqlmodel types)
 
 
 # revision identifiers, used by Alembic.
-revision: str = 'f79c9910df8a'
+revision: str = '1814bb5b71a0'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -157,6 +157,7 @@ def upgrade() -> None:
     sa.Column('start_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('next_due_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('lease_until', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('lease_owner', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('reminders', sa.Boolean(), nullable=False),
     sa.Column('idle_installments', sa.Integer(), nullable=False),
     sa.Column('last_activity_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
