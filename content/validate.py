@@ -464,8 +464,8 @@ def _options_rules(options: list[str], at: Loc, add: Any) -> None:
         add(
             (
                 (*at, "options"),
-                f"the question has {len(options)} option(s); Telegram refuses a poll with fewer "
-                f"than {POLL_OPTIONS_MIN} options; add another option",
+                f"the question has no options; a poll needs {POLL_OPTIONS_MIN} to "
+                f"{POLL_OPTIONS_MAX}; add the answer choices",
             )
         )
     elif len(options) > POLL_OPTIONS_MAX:

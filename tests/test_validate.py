@@ -258,12 +258,12 @@ RULES = {
         "qqqq",
         "quiz[0].question: the question is 301 characters; Telegram allows at most 300",
     ),
-    "one-option-only": (
+    "no-options": (
         'options: ["2", "3", "4"]\n    correct: [1]',
-        'options: ["3"]\n    correct: [0]',
+        "options: []\n    correct: []",
         "options:",
-        "quiz[0].options: the question has 1 option(s); Telegram refuses a poll with fewer "
-        "than 2 options; add another option",
+        "quiz[0].options: the question has no options; a poll needs 1 to 12; add the answer "
+        "choices",
     ),
     "thirteen-options": (
         'options: ["2", "3", "4"]',
@@ -749,7 +749,7 @@ def test_validate_thread_reports_each_rule_with_its_location() -> None:
         posts=[Post(text="One.", media=["nope"])],
         quiz=[
             QuizQuestion(
-                id="q1", question="Which?", options=["a"], correct=[1], after_post=2, image="x"
+                id="q1", question="Which?", options=[], correct=[1], after_post=2, image="x"
             )
         ],
     )
