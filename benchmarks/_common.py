@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import multiprocessing as mp
 import os
-import resource
 import statistics
 import uuid
 from collections.abc import Iterator
@@ -146,17 +145,26 @@ def fresh_database(kind: str, tmp: Path, postgres_url: str | None) -> Iterator[s
 # -- measuring ---------------------------------------------------------------------------
 
 
-def rss_mb() -> float:
-    """Resident memory of this process now, in MB (from /proc)."""
+def _status_mb(field: str) -> float:
     with open(f"/proc/{os.getpid()}/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
 
+def rss_mb() -> float:
+    """Resident memory of this process now, in MB."""
+    return _status_mb("VmRSS")
+
+
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """The most resident memory this process has had, in MB.
+
+    VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across fork and exec, so a
+    child started from a big parent would report the parent's peak.
+    """
+    return _status_mb("VmHWM")
 
 
 def percentile(values: list[float], fraction: float) -> float:

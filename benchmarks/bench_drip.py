@@ -554,16 +554,18 @@ async def _memory_async(url: str, base_url: str, file_url: str) -> dict[str, flo
         database_url=url,
         log_level="WARNING",
     )
-    figures = {"imported": rss_mb()}
+    figures = {"imported": rss_mb(), "peak_imported": peak_rss_mb()}
     app = build_application(settings, start_dispatcher=False)  # the real library, real limits
     async with app:
         await app.start()
         assert app.updater is not None
         await app.updater.start_polling(timeout=1, allowed_updates=Update.ALL_TYPES)
         figures["started"] = rss_mb()
+        figures["peak_started"] = peak_rss_mb()
         handled = await dispatch_due(app)
         await app.bot_data.services.drain()
         figures["after_dispatch"] = rss_mb()
+        figures["peak_dispatch"] = peak_rss_mb()
         figures["handled"] = handled
         await app.updater.stop()
         await app.stop()
@@ -598,6 +600,8 @@ def memory(table: Table, db: str, url: str, count: int, due: int) -> None:
         child.start()
         figures = result.get(timeout=600)
         child.join(30)
+    if os.environ.get("BENCH_DEBUG"):
+        print(figures)
     if figures["handled"] != due:
         raise RuntimeError(f"memory: {figures['handled']} handled, {due} due")
     table.add(label, "subscriptions in the database / due", f"{count:,} / {due}")
