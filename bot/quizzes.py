@@ -329,11 +329,13 @@ def add_due_reviews(
     """
     if sub.kind != SubscriptionKind.trainee or sub.user_id is None or sub.id is None:
         return 0
+    horizon = review_horizon(now, sub.timezone)
+    if not q.due_cards(session, sub.user_id, horizon, 1):
+        return 0  # most installments: one query, not three
     day = now.astimezone(zone(sub.timezone)).date()
     already = q.review_items_on(session, sub.id, day)
     if already >= max_per_day:
         return 0
-    horizon = review_horizon(now, sub.timezone)
     waiting = q.cards_with_open_polls(session, sub.user_id, local_day_start(now, sub.timezone))
     limit = max_per_day - already + len(waiting) + 10
     candidates = [

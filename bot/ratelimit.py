@@ -122,8 +122,12 @@ class SharedRateLimiter(AIORateLimiter):
 def make_rate_limiter(settings: Settings, engine: Engine) -> BaseRateLimiter[int]:
     """The shared budget on PostgreSQL; on SQLite (one process) a local AIORateLimiter."""
     if is_sqlite(engine):
+        # A bucket of one message refilled every 1/rate s: evenly spaced sends. A bucket of
+        # 30 lets bursts through that arrive bunched at Telegram's own bucket and get 429s.
         return AIORateLimiter(
-            overall_max_rate=settings.send_budget_per_second, max_retries=RETRIES_AFTER_429
+            overall_max_rate=1,
+            overall_time_period=1 / settings.send_budget_per_second,
+            max_retries=RETRIES_AFTER_429,
         )
     log.info(
         "sending at most %.0f messages a second, shared by every process on this database",
