@@ -368,9 +368,15 @@ def _plan_next(session: Session, sub: Subscription, library: Library, svc: Servi
         sub.next_due_at = sub.lease_until = None
         session.add(sub)
         return []
-    q.add_deliveries(session, sub.id, installment.thread_id, installment.items, installment.number)  # type: ignore[arg-type]
+    written = q.add_deliveries(
+        session,
+        sub.id,  # type: ignore[arg-type]
+        installment.thread_id,
+        installment.items,
+        installment.number,
+    )
     # Due reviews ride along, and every installment counts as idle until the trainee acts.
-    add_due_reviews(
+    reviews = add_due_reviews(
         session, library, sub, installment.number, svc.now(), svc.settings.max_reviews_per_day
     )
     if sub.kind == SubscriptionKind.trainee:
@@ -379,6 +385,8 @@ def _plan_next(session: Session, sub: Subscription, library: Library, svc: Servi
     sub.installments_sent = installment.number
     session.add(sub)
     session.flush()
+    if not reviews:  # nothing was pending before: the outbox now holds just what was written
+        return [_Item(*row) for row in written]
     return [_Item(*row) for row in q.pending_items(session, sub.id)]  # type: ignore[arg-type]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import bindparam, func, insert, or_, update
+from sqlalchemy import and_, bindparam, func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from storage.models import Delivery, DeliveryStatus, Subscription, SubscriptionStatus, utcnow
@@ -20,10 +20,27 @@ _PENDING = (
     )
     .order_by(col(Delivery.seq))
 )
-_EXISTING = select(Delivery.item).where(
+# For add_deliveries, in one round trip: the rows of the items asked about, and the row with
+# the highest seq of the subscription.
+_EXISTING_AND_LAST = select(Delivery.thread_id, Delivery.item, Delivery.seq).where(
     col(Delivery.subscription_id) == bindparam("subscription_id"),
-    col(Delivery.thread_id) == bindparam("thread_id"),
-    col(Delivery.item).in_(bindparam("items", expanding=True)),
+    or_(
+        and_(
+            col(Delivery.thread_id) == bindparam("thread_id"),
+            col(Delivery.item).in_(bindparam("items", expanding=True)),
+        ),
+        col(Delivery.seq)
+        == select(func.max(Delivery.seq))
+        .where(col(Delivery.subscription_id) == bindparam("subscription_id"))
+        .scalar_subquery(),
+    ),
+)
+_INSERT = insert(Delivery).returning(
+    col(Delivery.id),
+    col(Delivery.thread_id),
+    col(Delivery.item),
+    col(Delivery.installment),
+    sort_by_parameter_order=True,
 )
 _LAST_SEQ = select(func.max(Delivery.seq)).where(
     col(Delivery.subscription_id) == bindparam("subscription_id")
@@ -153,16 +170,18 @@ def next_seq(session: Session, subscription_id: int) -> int:
 
 def add_deliveries(
     session: Session, subscription_id: int, thread_id: str, items: list[str], installment: int
-) -> None:
-    """Write an installment to the outbox; an item already recorded is never written again."""
+) -> list[tuple[int, str, str, int]]:
+    """Write an installment to the outbox; an item already recorded is never written again.
+
+    Returns what was written, as `pending_items` would list it.
+    """
     connection = session.connection()
-    existing = set(
-        connection.execute(
-            _EXISTING,
-            {"subscription_id": subscription_id, "thread_id": thread_id, "items": items},
-        ).scalars()
-    )
-    seq = next_seq(session, subscription_id)
+    found = connection.execute(
+        _EXISTING_AND_LAST,
+        {"subscription_id": subscription_id, "thread_id": thread_id, "items": items},
+    ).all()
+    existing = {item for thread, item, _ in found if thread == thread_id and item in items}
+    seq = max((row[2] for row in found), default=0) + 1
     rows = []
     created = utcnow()
     for item in items:
@@ -181,8 +200,11 @@ def add_deliveries(
             }
         )
         seq += 1
-    if rows:  # Core, not ORM objects: no flush, no identity map, one executemany
-        connection.execute(insert(Delivery), rows)
+    if not rows:
+        return []
+    # Core, not ORM objects: no flush, no identity map, one executemany that returns the ids.
+    written = connection.execute(_INSERT, rows)
+    return [(r[0], r[1], r[2], r[3]) for r in written]  # type: ignore[misc]  # ids are set
 
 
 def mark_delivery(
