@@ -24,6 +24,7 @@ from storage.models import (
     SubscriptionKind,
     SubscriptionStatus,
 )
+from storage.subscriptions import highest_posts
 
 # The poll kinds this module answers for; group and preview polls belong to other modules.
 TRAINEE_POLL_KINDS = (PollKind.drip, PollKind.retake, PollKind.review)
@@ -373,19 +374,8 @@ def completed_thread_ids(session: Session, subscription_id: int, posts: dict[str
 
 
 def posts_read(session: Session, subscription_id: int) -> dict[str, int]:
-    """For each thread, the highest post number that left the outbox."""
-    rows = session.exec(
-        select(Delivery.thread_id, Delivery.item).where(
-            Delivery.subscription_id == subscription_id,
-            col(Delivery.item).startswith("p"),
-            Delivery.status != DeliveryStatus.pending,
-        )
-    ).all()
-    counts: dict[str, int] = {}
-    for thread_id, item in rows:
-        if item[1:].isdigit():
-            counts[thread_id] = max(counts.get(thread_id, 0), int(item[1:]))
-    return counts
+    """For each thread, the highest post number that left the outbox (sent or refused)."""
+    return highest_posts(session, subscription_id, (DeliveryStatus.sent, DeliveryStatus.failed))
 
 
 def latest_retake_answers(

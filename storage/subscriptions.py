@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
@@ -27,19 +29,27 @@ def trainee_subscription(session: Session, chat_id: int) -> Subscription | None:
     ).first()
 
 
-def delivered_posts(session: Session, subscription_id: int) -> dict[str, int]:
-    """For each thread, how many of its posts were delivered (sent or written to the outbox)."""
+def highest_posts(
+    session: Session, subscription_id: int, statuses: Collection[DeliveryStatus]
+) -> dict[str, int]:
+    """For each thread, the highest post number whose outbox row has one of `statuses`."""
     rows = session.exec(
         select(Delivery.thread_id, Delivery.item).where(
             Delivery.subscription_id == subscription_id,
             col(Delivery.item).startswith("p"),
-            Delivery.status != DeliveryStatus.failed,
+            col(Delivery.status).in_(list(statuses)),
         )
     ).all()
     counts: dict[str, int] = {}
     for thread_id, item in rows:
-        counts[thread_id] = max(counts.get(thread_id, 0), int(item[1:]))
+        if item[1:].isdigit():
+            counts[thread_id] = max(counts.get(thread_id, 0), int(item[1:]))
     return counts
+
+
+def delivered_posts(session: Session, subscription_id: int) -> dict[str, int]:
+    """Posts delivered or on their way (in the outbox); refused ones may be planned again."""
+    return highest_posts(session, subscription_id, (DeliveryStatus.pending, DeliveryStatus.sent))
 
 
 def forget_user(session: Session, user_id: int, chat_id: int) -> None:
