@@ -52,10 +52,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 from telegram import Bot, ReplyParameters, Update
 from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, Application
+from telegram.ext import Application
 from telegram.request import HTTPXRequest
 
-import bot.app
 from bot.app import build_application
 from bot.clock import VirtualClock
 from bot.dispatch import dispatch_due
@@ -363,31 +362,8 @@ async def fanout(
 # -- 2. paced ----------------------------------------------------------------------------------
 
 
-def burstless_rate_limiter(settings: Settings, _engine: Engine) -> AIORateLimiter:
-    """AIORateLimiter whose overall bucket holds one message: sends evenly spaced, no burst."""
-    return AIORateLimiter(
-        overall_max_rate=1,
-        overall_time_period=1 / settings.send_budget_per_second,
-        max_retries=3,
-    )
-
-
-async def paced(
-    table: Table,
-    url: str,
-    subscribers: int,
-    posts: int,
-    budget: float | None,
-    burstless: bool,
-) -> None:
-    label = "paced (sqlite" + (", burstless limiter)" if burstless else ")")
-    configured = bot.app.make_rate_limiter
-    if burstless:  # the change proposed for bot/ratelimit.py, tried out here
-        bot.app.make_rate_limiter = burstless_rate_limiter  # type: ignore[assignment]
-    try:
-        await _paced(table, label, url, subscribers, posts, budget)
-    finally:
-        bot.app.make_rate_limiter = configured  # type: ignore[assignment]
+async def paced(table: Table, url: str, subscribers: int, posts: int, budget: float | None) -> None:
+    await _paced(table, "paced (sqlite)", url, subscribers, posts, budget)
 
 
 async def _paced(
@@ -641,11 +617,6 @@ def main() -> int:
         default=None,
         help="SEND_BUDGET_PER_SECOND for the paced run (default: the setting's default)",
     )
-    parser.add_argument(
-        "--burstless",
-        action="store_true",
-        help="repeat the paced run with a rate limiter that spaces sends evenly (no burst)",
-    )
     args = parser.parse_args()
     only = set(args.only.split(","))
     quick = args.quick
@@ -672,11 +643,9 @@ def main() -> int:
                 with fresh_database(db, Path(tmp), postgres) as url:
                     asyncio.run(fanout(table, db, url, fan_n, rounds, args.profile))
         if "paced" in only:
-            # As configured, then with the burstless limiter proposed for bot/ratelimit.py.
-            for burstless in (False, True) if args.burstless else (False,):
-                print(f"paced{' (burstless limiter)' if burstless else ''} ...")
-                with fresh_database("sqlite", Path(tmp), postgres) as url:
-                    asyncio.run(paced(table, url, paced_n, 3, args.send_budget, burstless))
+            print("paced ...")
+            with fresh_database("sqlite", Path(tmp), postgres) as url:
+                asyncio.run(paced(table, url, paced_n, 3, args.send_budget))
         for db in databases:
             if "claim" in only:
                 print(f"claim query on {db} ...")
