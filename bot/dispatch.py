@@ -83,7 +83,7 @@ class _Prepared:
     target: _Target | None = None
     items: list[_Item] = field(default_factory=list)
     reply_to: int | None = None
-    plan: dict[str, object] = field(default_factory=dict)  # what _schedule_next reads
+    plan: q.ScheduleInputs | None = None  # what the next due time is computed from
     idle_pause: tuple[int, int] | None = None  # (chat, idle installments) to tell
 
 
@@ -237,6 +237,7 @@ async def deliver_subscription(
             reply_to = result.value.message_id
 
     plan = ready.plan
+    assert plan is not None  # set whenever there are items
     await writes.run(
         lambda session: _finish(session, library, subscription_id, plan, svc.now(), owner)
     )
@@ -280,7 +281,7 @@ def _prepare(
         if planned and items[0].item.startswith("h")
         else q.last_sent_message_id(session, subscription_id, items[0].installment)
     )
-    return _Prepared(target, items, reply_to, _schedule_inputs(sub))
+    return _Prepared(target, items, reply_to, q.ScheduleInputs.of(sub))
 
 
 def _record(
@@ -328,22 +329,17 @@ def _finish(
     session: Session,
     library: Library,
     subscription_id: int,
-    plan: dict[str, object],
+    plan: q.ScheduleInputs,
     now: dt.datetime,
     owner: str | None = None,
 ) -> None:
     """After the installment: schedule the next one and release the lease."""
     if owner is not None and not q.hold_lease(session, subscription_id, owner, now, now):
         return  # another dispatcher holds it now and will schedule it
-    # One guarded UPDATE when nothing _schedule_next reads changed while sending.
-    after = _next_schedule(plan, library, now)
-    if not q.finish_installment(
-        session,
-        subscription_id,
-        plan,
-        after.get("status", SubscriptionStatus.active),  # type: ignore[arg-type]
-        after.get("next_due_at"),  # type: ignore[arg-type]
-    ):
+    # One guarded UPDATE when nothing the next due time depends on changed while sending
+    # (the plan was read from an active subscription).
+    status, next_due_at = _next_schedule(plan, library, now)
+    if not q.finish_installment(session, subscription_id, plan, status, next_due_at):
         sub = session.get(Subscription, subscription_id)
         if sub is not None:
             _schedule_next(sub, library, now)
@@ -390,42 +386,21 @@ def _plan_next(session: Session, sub: Subscription, library: Library, svc: Servi
     return [_Item(*row) for row in q.pending_items(session, sub.id)]  # type: ignore[arg-type]
 
 
-def _schedule_inputs(sub: Subscription) -> dict[str, object]:
-    """What `_schedule_next` reads from a subscription."""
-    return {
-        "status": sub.status,
-        "plan_kind": sub.plan_kind,
-        "plan_id": sub.plan_id,
-        "thread_index": sub.thread_index,
-        "next_post": sub.next_post,
-        "timezone": sub.timezone,
-        "delivery_time": sub.delivery_time,
-    }
-
-
 def _next_schedule(
-    inputs: dict[str, object], library: Library, now: dt.datetime
-) -> dict[str, object]:
-    """After an installment: the next one at the next local delivery time, never a backlog."""
-    values: dict[str, object] = {"lease_until": None}
-    if inputs["status"] != SubscriptionStatus.active:
-        return values
-    thread_ids = plan_thread_ids(library, inputs["plan_kind"], inputs["plan_id"])  # type: ignore[arg-type]
-    position = Position(inputs["thread_index"], inputs["next_post"])  # type: ignore[arg-type]
-    if next_thread(library, thread_ids, position) is None:
-        values.update(status=SubscriptionStatus.finished, next_due_at=None)
-    else:
-        values["next_due_at"] = next_delivery_at(
-            inputs["timezone"],  # type: ignore[arg-type]
-            inputs["delivery_time"],  # type: ignore[arg-type]
-            now,
-        )
-    return values
+    inputs: q.ScheduleInputs, library: Library, now: dt.datetime
+) -> tuple[SubscriptionStatus, dt.datetime | None]:
+    """After an installment of an active drip: the next local delivery time, never a backlog,
+    or finished when nothing is left."""
+    thread_ids = plan_thread_ids(library, inputs.plan_kind, inputs.plan_id)
+    if next_thread(library, thread_ids, Position(inputs.thread_index, inputs.next_post)) is None:
+        return SubscriptionStatus.finished, None
+    return SubscriptionStatus.active, next_delivery_at(inputs.timezone, inputs.delivery_time, now)
 
 
 def _schedule_next(sub: Subscription, library: Library, now: dt.datetime) -> None:
-    for name, value in _next_schedule(_schedule_inputs(sub), library, now).items():
-        setattr(sub, name, value)
+    sub.lease_until = None
+    if sub.status == SubscriptionStatus.active:
+        sub.status, sub.next_due_at = _next_schedule(q.ScheduleInputs.of(sub), library, now)
 
 
 def _plan_title(library: Library, sub: Subscription) -> str | None:

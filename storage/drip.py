@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
 
 from sqlalchemy import and_, bindparam, func, insert, or_, update
 from sqlmodel import Session, col, select
@@ -45,15 +46,26 @@ _INSERT = insert(Delivery).returning(
 _LAST_SEQ = select(func.max(Delivery.seq)).where(
     col(Delivery.subscription_id) == bindparam("subscription_id")
 )
-_SCHEDULE_INPUTS = (
-    "status",
-    "plan_kind",
-    "plan_id",
-    "thread_index",
-    "next_post",
-    "timezone",
-    "delivery_time",
-)
+
+
+@dataclass(frozen=True)
+class ScheduleInputs:
+    """What the next due time of a subscription is computed from."""
+
+    status: str
+    plan_kind: str
+    plan_id: str | None
+    thread_index: int
+    next_post: int
+    timezone: str
+    delivery_time: str
+
+    @classmethod
+    def of(cls, sub: Subscription) -> ScheduleInputs:
+        return cls(**{name: getattr(sub, name) for name in _SCHEDULE_INPUTS})
+
+
+_SCHEDULE_INPUTS = tuple(f.name for f in fields(ScheduleInputs))
 _FINISH = (
     update(Subscription)
     .where(
@@ -253,7 +265,7 @@ def hold_lease(
 def finish_installment(
     session: Session,
     subscription_id: int,
-    expected: dict[str, object],
+    expected: ScheduleInputs,
     status: str,
     next_due_at: dt.datetime | None,
 ) -> bool:
@@ -262,7 +274,7 @@ def finish_installment(
     result = session.connection().execute(
         _FINISH,
         {
-            **{f"old_{name}": value for name, value in expected.items()},
+            **{f"old_{name}": value for name, value in asdict(expected).items()},
             "subscription_id": subscription_id,
             "new_status": status,
             "new_next_due_at": next_due_at,
