@@ -249,10 +249,14 @@ def _prepare(
     """Load the pending installment of a subscription, planning the next one if none is."""
     now = svc.now()
     lease = dt.timedelta(seconds=svc.settings.dispatch_lease_seconds)
-    # The batch may have waited its turn: go on only while this claim still holds the lease.
-    if owner is not None and not q.hold_lease(session, subscription_id, owner, now, now + lease):
-        return _Prepared()
-    sub = session.get(Subscription, subscription_id)
+    if owner is None:
+        sub = session.get(Subscription, subscription_id)
+    else:
+        # The batch may have waited its turn: go on only while this claim still holds the
+        # lease, and renew it for the installment ahead (written with the other changes).
+        sub = q.leased_subscription(session, subscription_id, owner, now)
+        if sub is not None:
+            sub.lease_until = now + lease
     if sub is None or sub.status != SubscriptionStatus.active:
         return _Prepared()
     items = [_Item(*row) for row in q.pending_items(session, subscription_id)]
@@ -334,16 +338,18 @@ def _finish(
     owner: str | None = None,
 ) -> None:
     """After the installment: schedule the next one and release the lease."""
+    # One guarded UPDATE when this claim still holds the lease and nothing the next due
+    # time depends on changed while sending (the plan was read from an active subscription).
+    status, next_due_at = _next_schedule(plan, library, now)
+    lease = None if owner is None else (owner, now)
+    if q.finish_installment(session, subscription_id, plan, status, next_due_at, lease):
+        return
     if owner is not None and not q.hold_lease(session, subscription_id, owner, now, now):
         return  # another dispatcher holds it now and will schedule it
-    # One guarded UPDATE when nothing the next due time depends on changed while sending
-    # (the plan was read from an active subscription).
-    status, next_due_at = _next_schedule(plan, library, now)
-    if not q.finish_installment(session, subscription_id, plan, status, next_due_at):
-        sub = session.get(Subscription, subscription_id)
-        if sub is not None:
-            _schedule_next(sub, library, now)
-            session.add(sub)
+    sub = session.get(Subscription, subscription_id)
+    if sub is not None:
+        _schedule_next(sub, library, now)
+        session.add(sub)
 
 
 async def _tell_idle_pause(bot: Bot, svc: Services, chat_id: int, idle: int) -> None:

@@ -84,6 +84,23 @@ _FINISH = (
         lease_until=None,
     )
 )
+# Lease conditions: this claim (`owner`) still holds the subscription at `now`.
+_LEASE_HELD = (
+    col(Subscription.lease_owner) == bindparam("owner"),
+    col(Subscription.lease_until)
+    >= bindparam("now", type_=Subscription.__table__.c.lease_until.type),  # type: ignore[attr-defined]
+)
+_FINISH_LEASED = _FINISH.where(*_LEASE_HELD)
+_HOLD = (
+    update(Subscription)
+    .where(col(Subscription.id) == bindparam("subscription_id"), *_LEASE_HELD)
+    .values(
+        lease_until=bindparam("until", type_=Subscription.__table__.c.lease_until.type)  # type: ignore[attr-defined]
+    )
+)
+_LEASED = select(Subscription).where(
+    col(Subscription.id) == bindparam("subscription_id"), *_LEASE_HELD
+)
 _MARK = (
     update(Delivery)
     .where(col(Delivery.id) == bindparam("delivery_id"))
@@ -251,15 +268,18 @@ def hold_lease(
     its lease gone stops, so two dispatchers never work on one subscription.
     """
     result = session.connection().execute(
-        update(Subscription)
-        .where(
-            col(Subscription.id) == subscription_id,
-            col(Subscription.lease_owner) == owner,
-            col(Subscription.lease_until) >= now,
-        )
-        .values(lease_until=until)
+        _HOLD, {"subscription_id": subscription_id, "owner": owner, "now": now, "until": until}
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+def leased_subscription(
+    session: Session, subscription_id: int, owner: str, now: dt.datetime
+) -> Subscription | None:
+    """The subscription, if the claim `owner` still holds its lease at `now`."""
+    return session.exec(
+        _LEASED, params={"subscription_id": subscription_id, "owner": owner, "now": now}
+    ).first()
 
 
 def finish_installment(
@@ -268,18 +288,20 @@ def finish_installment(
     expected: ScheduleInputs,
     status: str,
     next_due_at: dt.datetime | None,
+    lease: tuple[str, dt.datetime] | None = None,
 ) -> bool:
     """Release the lease and set the next due time, only if the subscription still has the
-    `expected` status, plan, position, time zone and delivery time; False if it has not."""
-    result = session.connection().execute(
-        _FINISH,
-        {
-            **{f"old_{name}": value for name, value in asdict(expected).items()},
-            "subscription_id": subscription_id,
-            "new_status": status,
-            "new_next_due_at": next_due_at,
-        },
-    )
+    `expected` status, plan, position, time zone and delivery time, and, given a `lease`
+    (owner, now), only while that claim holds it; False if not."""
+    params = {
+        **{f"old_{name}": value for name, value in asdict(expected).items()},
+        "subscription_id": subscription_id,
+        "new_status": status,
+        "new_next_due_at": next_due_at,
+    }
+    if lease is not None:
+        params["owner"], params["now"] = lease
+    result = session.connection().execute(_FINISH if lease is None else _FINISH_LEASED, params)
     return bool(getattr(result, "rowcount", 0))
 
 

@@ -265,6 +265,25 @@ def count_due_cards(session: Session, user_id: int, horizon: dt.datetime) -> int
     )
 
 
+_ANY_DUE = (
+    select(ReviewCard.id)
+    .where(
+        col(ReviewCard.user_id) == bindparam("user_id"),
+        col(ReviewCard.due_at) < bindparam("horizon", type_=ReviewCard.__table__.c.due_at.type),  # type: ignore[attr-defined]
+    )
+    .limit(1)
+)
+
+
+def any_card_due(session: Session, user_id: int, horizon: dt.datetime) -> bool:
+    """Whether any card of the trainee is due before `horizon` (one prebuilt query: most
+    installments have none)."""
+    return (
+        session.connection().execute(_ANY_DUE, {"user_id": user_id, "horizon": horizon}).first()
+        is not None
+    )
+
+
 def due_cards(
     session: Session,
     user_id: int,
