@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import cProfile
 import datetime as dt
+import gc
 import multiprocessing as mp
 import os
 import platform
@@ -55,7 +56,7 @@ from telegram.constants import ParseMode
 from telegram.ext import Application
 from telegram.request import HTTPXRequest
 
-from bot.app import build_application
+from bot.app import build_application, freeze_startup_objects
 from bot.clock import VirtualClock
 from bot.dispatch import dispatch_due
 from bot.render import header_text, render_post, text_with_media_links
@@ -333,6 +334,7 @@ async def fanout(
             bot_cpu.append(cpu * 1000 / stats["ok"])
 
         async with app, bare:
+            freeze_startup_objects()  # as the bot does once started (bot/app.py)
             for round_, (at, warm, rows) in enumerate(plan):
                 if round_ % 2 == 0:
                     await run_bare(round_, warm, rows)
@@ -340,6 +342,7 @@ async def fanout(
                 else:
                     await run_engine(round_, at, rows)
                     await run_bare(round_, warm, rows)
+            gc.unfreeze()
     engine.dispose()
 
     bare_rate, bot_rate = median(bare_rates), median(bot_rates)

@@ -92,8 +92,12 @@ async def _post_init(app: Application) -> None:
     await publish_command_menus(app)
     # Group quizzes left open by a restart pick up where they were (or end cleanly).
     await group.resume_group_sessions(app)
-    # Everything loaded so far (library, modules) lives as long as the process: keep it out
-    # of the garbage collector's scans, which otherwise dominate the slowest replies.
+    freeze_startup_objects()
+
+
+def freeze_startup_objects() -> None:
+    """Keep everything loaded so far (library, modules, which live as long as the process)
+    out of the garbage collector's scans, which otherwise dominate the slowest replies."""
     gc.collect()
     gc.freeze()
 
