@@ -18,14 +18,22 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from telegram import Bot, Message, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.ext import Application
 
 from bot.context import Context, Services
-from bot.domain.drip import END_ITEM, Position, next_thread, plan_installment, plan_thread_ids
+from bot.domain.drip import (
+    END_ITEM,
+    Installment,
+    Position,
+    next_thread,
+    plan_installment,
+    plan_thread_ids,
+)
+from bot.domain.reminders import should_pause
+from bot.domain.review import review_horizon
 from bot.domain.schedule import next_delivery_at
 from bot.domain.timeparse import zone
 from bot.quizzes import (
@@ -41,6 +49,7 @@ from bot.render import header_text, render_post, text_with_media_links, thread_e
 from bot.sending import ChatPacer, Outcome, SendResult, send_safely
 from content.models import Library, Thread
 from storage import drip as q
+from storage import quiz as q_quiz
 from storage.db import session_scope
 from storage.models import (
     DeliveryStatus,
@@ -88,47 +97,87 @@ class _Prepared:
 
 
 class _Writes:
-    """Group commit: the short write blocks of concurrent deliveries share a transaction.
+    """Group commit: the short write steps of concurrent deliveries share a transaction.
 
-    Each delivery awaits its own block, so every message is still recorded before the next
-    one to that chat goes out; the blocks handed in during one turn of the event loop run in
-    one transaction, which saves a session and a commit per message. If a block fails, the
-    group is rolled back and each block runs again in a transaction of its own, so one
-    subscription's failure stays its own.
+    Each delivery awaits its own step, so every message is still recorded before the next
+    one to that chat goes out. The steps handed in during one turn of the event loop run in
+    one transaction, and the common ones (prepare an installment, record a message, schedule
+    the next day) run set-wise: a few statements for the whole group instead of several
+    each. If the group fails, it is rolled back and each step runs again in a transaction of
+    its own, so one subscription's failure stays its own.
     """
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._queue: list[tuple[Callable[[Session], Any], asyncio.Future[Any]]] = []
+    def __init__(self, svc: Services) -> None:
+        self._engine = svc.engine
+        self._queue: list[tuple[str, Any, asyncio.Future[Any]]] = []
+        self._steps: dict[str, Callable[[Session, list[Any]], list[Any]]] = {
+            "block": lambda session, blocks: [block(session) for block in blocks],
+            "prepare": partial(_prepare_many, svc),
+            "mark": q.mark_deliveries,
+            "finish": partial(_finish_many, svc),
+        }
 
     async def run(self, block: Callable[[Session], T]) -> T:
+        """Run any write block in the next group."""
+        result: T = await self._put("block", block)
+        return result
+
+    async def prepare(self, library: Library, subscription_id: int, owner: str) -> _Prepared:
+        """`_prepare` under the claim `owner`."""
+        result: _Prepared = await self._put("prepare", (library, subscription_id, owner))
+        return result
+
+    async def mark(self, mark: q.Mark) -> bool:
+        """Record how one message went (nothing else to record): False if its row is gone."""
+        result: bool = await self._put("mark", mark)
+        return result
+
+    async def finish(
+        self, library: Library, subscription_id: int, plan: q.ScheduleInputs, owner: str
+    ) -> None:
+        """`_finish` under the claim `owner`."""
+        await self._put("finish", (library, subscription_id, plan, owner))
+
+    async def _put(self, kind: str, argument: Any) -> Any:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
+        future: asyncio.Future[Any] = loop.create_future()
         if not self._queue:
             loop.call_soon(self._flush)
-        self._queue.append((block, future))
+        self._queue.append((kind, argument, future))
         return await future
 
     def _flush(self) -> None:
         group, self._queue = self._queue, []
         try:
             with session_scope(self._engine) as session:
-                results = [block(session) for block, _ in group]
+                results = self._apply(session, group)
         except Exception as exc:
             if len(group) == 1:
-                _settle(group[0][1], error=exc)
+                _settle(group[0][2], error=exc)
                 return
-            for block, future in group:
+            for entry in group:
                 try:
                     with session_scope(self._engine) as session:
-                        result = block(session)
+                        (result,) = self._apply(session, [entry])
                 except Exception as own:
-                    _settle(future, error=own)
+                    _settle(entry[2], error=own)
                 else:
-                    _settle(future, result)
+                    _settle(entry[2], result)
             return
-        for (_, future), result in zip(group, results, strict=True):
+        for (_, _, future), result in zip(group, results, strict=True):
             _settle(future, result)
+
+    def _apply(self, session: Session, group: list[tuple[str, Any, Any]]) -> list[Any]:
+        """Run a group's steps, each kind set-wise; return their results in group order."""
+        by_kind: dict[str, list[int]] = {}
+        for index, (kind, _, _) in enumerate(group):
+            by_kind.setdefault(kind, []).append(index)
+        results: list[Any] = [None] * len(group)
+        for kind, indexes in by_kind.items():
+            done = self._steps[kind](session, [group[i][1] for i in indexes])
+            for index, result in zip(indexes, done, strict=True):
+                results[index] = result
+        return results
 
 
 def _settle(
@@ -156,7 +205,7 @@ async def dispatch_due(app: Application, now: dt.datetime | None = None) -> int:
     running: set[asyncio.Task[None]] = set()
     more_due = True
     handled = 0
-    writes = _Writes(svc.engine)
+    writes = _Writes(svc)
 
     async def one(subscription_id: int, owner: str) -> None:
         try:
@@ -200,12 +249,15 @@ async def deliver_subscription(
 
     `owner` is the claim it was leased under; without one the lease is not checked.
     """
-    writes = writes or _Writes(svc.engine)
+    writes = writes or _Writes(svc)
     library = svc.library()
     lease = dt.timedelta(seconds=svc.settings.dispatch_lease_seconds)
-    ready = await writes.run(
-        lambda session: _prepare(session, svc, library, subscription_id, owner)
-    )
+    if owner is None:
+        ready = await writes.run(
+            lambda session: _prepare(session, svc, library, subscription_id, None)
+        )
+    else:
+        ready = await writes.prepare(library, subscription_id, owner)
     if ready.idle_pause is not None:
         await _tell_idle_pause(bot, svc, *ready.idle_pause)
         return
@@ -224,9 +276,12 @@ async def deliver_subscription(
         lease_until = None
         if now >= renew_lease_at:
             lease_until, renew_lease_at = now + lease, now + lease / 2
-        go_on = await writes.run(
-            partial(_record, library, target, item, result, now, migrated, lease_until)
-        )
+        if migrated or lease_until is not None or not _only_a_mark(result):
+            go_on = await writes.run(
+                partial(_record, library, target, item, result, now, migrated, lease_until)
+            )
+        else:
+            go_on = await writes.mark(_mark(item, result, now))
         if result.outcome == Outcome.blocked:
             log.info("subscription %s: chat %s blocked the bot", subscription_id, target.chat_id)
         elif result.outcome == Outcome.failed:
@@ -238,9 +293,176 @@ async def deliver_subscription(
 
     plan = ready.plan
     assert plan is not None  # set whenever there are items
-    await writes.run(
-        lambda session: _finish(session, library, subscription_id, plan, svc.now(), owner)
+    if owner is None:
+        await writes.run(
+            lambda session: _finish(session, library, subscription_id, plan, svc.now(), None)
+        )
+    else:
+        await writes.finish(library, subscription_id, plan, owner)
+
+
+def _only_a_mark(result: SendResult[Message]) -> bool:
+    """Whether recording this outcome is just marking its outbox row (no poll to record,
+    nothing to change on the subscription)."""
+    if result.outcome not in (Outcome.sent, Outcome.failed):
+        return False
+    return not (isinstance(result.value, Message) and result.value.poll is not None)
+
+
+def _mark(item: _Item, result: SendResult[Message], now: dt.datetime) -> q.Mark:
+    message = result.value
+    return q.Mark(
+        item.delivery_id,
+        DeliveryStatus.sent if result.outcome == Outcome.sent else DeliveryStatus.failed,
+        now,
+        message_id=message.message_id if isinstance(message, Message) else None,
+        error=result.error,
     )
+
+
+def _prepare_many(
+    svc: Services, session: Session, requests: list[tuple[Library, int, str]]
+) -> list[_Prepared]:
+    """`_prepare` for a group of (library, subscription, owner), set-wise for the common
+    case: an active subscription whose next installment is planned now, with no reviews
+    due and no idle pause. Every other case goes through `_prepare`, one by one."""
+    now = svc.now()
+    lease = dt.timedelta(seconds=svc.settings.dispatch_lease_seconds)
+    # Renew the leases still held (a claimed batch may have waited its turn) and read them.
+    rows = q.renew_leases(session, [(s, o) for _, s, o in requests], now, now + lease)
+    prepared: list[_Prepared | None] = [None] * len(requests)
+    active: list[int] = []
+    for index, (_, sub_id, owner) in enumerate(requests):
+        row = rows.get(sub_id)
+        if row is None or row.lease_owner != owner or row.status != SubscriptionStatus.active:
+            prepared[index] = _Prepared()  # lease lost, subscription gone or not active
+        else:
+            active.append(index)
+
+    pending = q.pending_items_of(session, [requests[i][1] for i in active])
+    threshold = svc.settings.idle_installments_before_pause
+    planned: dict[int, Installment] = {}
+    for index in active:
+        library, sub_id, _ = requests[index]
+        row = rows[sub_id]
+        if sub_id in pending or (
+            row.kind == SubscriptionKind.trainee and should_pause(row.idle_installments, threshold)
+        ):
+            continue  # a resumed installment, or an idle pause
+        installment = plan_installment(
+            library,
+            plan_thread_ids(library, row.plan_kind, row.plan_id),
+            Position(row.thread_index, row.next_post),
+            row.pace,
+            row.installments_sent + 1,
+        )
+        if installment is not None:  # None: the plan is done
+            planned[index] = installment
+
+    # Due reviews ride along: trainees who may have some are planned one by one.
+    horizon = max(
+        (review_horizon(now, rows[requests[i][1]].timezone) for i in planned), default=now
+    )
+    reviewing = q_quiz.users_with_cards_due(
+        session,
+        {
+            user_id
+            for i in planned
+            if (user_id := rows[requests[i][1]].user_id) is not None
+            and rows[requests[i][1]].kind == SubscriptionKind.trainee
+        },
+        horizon,
+    )
+    existing, last_seq = q.outbox_state(
+        session,
+        [requests[i][1] for i in planned],
+        [item for installment in planned.values() for item in installment.items],
+    )
+    outbox: list[dict[str, object]] = []
+    for index, installment in list(planned.items()):
+        sub_id = requests[index][1]
+        row = rows[sub_id]
+        if (row.kind == SubscriptionKind.trainee and row.user_id in reviewing) or any(
+            (sub_id, installment.thread_id, item) in existing for item in installment.items
+        ):
+            del planned[index]  # reviews to add, or items written before: one by one
+            continue
+        first_seq = last_seq.get(sub_id, 0) + 1
+        outbox.extend(
+            {
+                "subscription_id": sub_id,
+                "thread_id": installment.thread_id,
+                "item": item,
+                "seq": first_seq + offset,
+                "installment": installment.number,
+            }
+            for offset, item in enumerate(installment.items)
+        )
+    if planned:
+        written = q.insert_deliveries(session, outbox)
+        q.advance_subscriptions(
+            session,
+            [
+                {
+                    "subscription_id": sub_id,
+                    "thread_index": installment.next.thread_index,
+                    "next_post": installment.next.next_post,
+                    "installments_sent": installment.number,
+                    # every installment counts as idle until the trainee acts
+                    "idle_installments": row.idle_installments
+                    + (row.kind == SubscriptionKind.trainee),
+                }
+                for index, installment in planned.items()
+                for sub_id in [requests[index][1]]
+                for row in [rows[sub_id]]
+            ],
+        )
+        start = 0
+        for index, installment in planned.items():
+            library, sub_id, owner = requests[index]
+            row = rows[sub_id]
+            items = [_Item(*w) for w in written[start : start + len(installment.items)]]
+            start += len(installment.items)
+            target = _Target(
+                sub_id,
+                row.chat_id,
+                row.kind,
+                row.user_id,
+                _plan_title(library, row.plan_kind, row.plan_id),
+                row.pace,
+                owner,
+            )
+            plan = q.ScheduleInputs(
+                status=row.status,
+                plan_kind=row.plan_kind,
+                plan_id=row.plan_id,
+                thread_index=installment.next.thread_index,
+                next_post=installment.next.next_post,
+                timezone=row.timezone,
+                delivery_time=row.delivery_time,
+            )
+            prepared[index] = _Prepared(target, items, None, plan)  # opens with its header
+    return [
+        ready if ready is not None else _prepare(session, svc, *requests[index])
+        for index, ready in enumerate(prepared)
+    ]
+
+
+def _finish_many(
+    svc: Services, session: Session, requests: list[tuple[Library, int, q.ScheduleInputs, str]]
+) -> list[None]:
+    """`_finish` for a group, in one statement when nothing changed while sending."""
+    now = svc.now()
+    finishes = []
+    for library, sub_id, plan, owner in requests:
+        status, next_due_at = _next_schedule(plan, library, now)
+        finishes.append(q.Finish(sub_id, plan, status, next_due_at, owner, now))
+    if not q.finish_installments(session, finishes):
+        # Some changed: each on its own (for those already written the lease is gone, so
+        # `_finish` leaves them alone).
+        for library, sub_id, plan, owner in requests:
+            _finish(session, library, sub_id, plan, now, owner)
+    return [None] * len(requests)
 
 
 def _prepare(
@@ -274,7 +496,7 @@ def _prepare(
         sub.chat_id,
         sub.kind,
         sub.user_id,
-        _plan_title(library, sub),
+        _plan_title(library, sub.plan_kind, sub.plan_id),
         sub.pace,
         owner,
     )
@@ -311,15 +533,7 @@ def _record(
         q.update_subscription(session, sub_id, next_due_at=now + RETRY_LATER, lease_until=None)
         return False
     message = result.value
-    status = DeliveryStatus.sent if result.outcome == Outcome.sent else DeliveryStatus.failed
-    if not q.mark_delivery(
-        session,
-        item.delivery_id,
-        status,
-        now,
-        message_id=message.message_id if isinstance(message, Message) else None,
-        error=result.error,
-    ):
+    if not q.mark_deliveries(session, [_mark(item, result, now)])[0]:
         return False  # the subscription was deleted meanwhile (its outbox went with it)
     if isinstance(message, Message):
         _record_quiz(session, library, target, item, message, now)
@@ -409,9 +623,9 @@ def _schedule_next(sub: Subscription, library: Library, now: dt.datetime) -> Non
         sub.status, sub.next_due_at = _next_schedule(q.ScheduleInputs.of(sub), library, now)
 
 
-def _plan_title(library: Library, sub: Subscription) -> str | None:
-    if sub.plan_kind == "track" and sub.plan_id in library.tracks:
-        return library.tracks[sub.plan_id].title
+def _plan_title(library: Library, plan_kind: str, plan_id: str | None) -> str | None:
+    if plan_kind == "track" and plan_id in library.tracks:
+        return library.tracks[plan_id].title
     return None
 
 

@@ -6,7 +6,8 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 
-from sqlalchemy import and_, bindparam, func, insert, or_, update
+from sqlalchemy import Row, and_, bindparam, func, insert, or_, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from storage.models import Delivery, DeliveryStatus, Subscription, SubscriptionStatus, utcnow
@@ -115,6 +116,81 @@ _MARK = (
         ),
     )
 )
+
+
+# Set-based statements for a group of deliveries (bot/dispatch.py's group commit).
+_T = Subscription.__table__  # type: ignore[attr-defined]
+_D = Delivery.__table__  # type: ignore[attr-defined]
+_RENEW_MANY = (
+    update(Subscription)
+    .where(
+        col(Subscription.id).in_(bindparam("ids", expanding=True)),
+        col(Subscription.lease_owner).in_(bindparam("owners", expanding=True)),
+        col(Subscription.lease_until) >= bindparam("now", type_=_T.c.lease_until.type),
+    )
+    .values(lease_until=bindparam("until", type_=_T.c.lease_until.type))
+    .returning(*_T.c)
+)
+_PENDING_MANY = (
+    sa_select(_D.c.subscription_id, _D.c.id, _D.c.thread_id, _D.c.item, _D.c.installment)
+    .where(
+        _D.c.subscription_id.in_(bindparam("ids", expanding=True)),
+        _D.c.status == DeliveryStatus.pending,
+    )
+    .order_by(_D.c.subscription_id, _D.c.seq)
+)
+_LAST_SEQ_MANY = (
+    sa_select(_D.c.subscription_id, func.max(_D.c.seq))
+    .where(_D.c.subscription_id.in_(bindparam("ids", expanding=True)))
+    .group_by(_D.c.subscription_id)
+)
+_EXISTING_MANY = sa_select(_D.c.subscription_id, _D.c.thread_id, _D.c.item).where(
+    _D.c.subscription_id.in_(bindparam("ids", expanding=True)),
+    _D.c.item.in_(bindparam("items", expanding=True)),
+)
+_ADVANCE = (
+    update(Subscription)
+    .where(col(Subscription.id) == bindparam("subscription_id"))
+    .values(
+        thread_index=bindparam("thread_index"),
+        next_post=bindparam("next_post"),
+        installments_sent=bindparam("installments_sent"),
+        idle_installments=bindparam("idle_installments"),
+    )
+)
+_GONE = sa_select(_D.c.id).where(_D.c.id.in_(bindparam("ids", expanding=True)))
+
+
+@dataclass(frozen=True)
+class Mark:
+    """How one outbox item went, for `mark_deliveries`."""
+
+    delivery_id: int
+    status: DeliveryStatus
+    now: dt.datetime
+    message_id: int | None = None
+    error: str | None = None
+
+    def params(self) -> dict[str, object]:
+        return {
+            "delivery_id": self.delivery_id,
+            "status": self.status,
+            "message_id": self.message_id,
+            "error": self.error[:500] if self.error else None,
+            "sent_at": self.now if self.status == DeliveryStatus.sent else None,
+        }
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The end of an installment, for `finish_installments` (see `finish_installment`)."""
+
+    subscription_id: int
+    expected: ScheduleInputs
+    status: str
+    next_due_at: dt.datetime | None
+    owner: str
+    now: dt.datetime
 
 
 def claim_due(
@@ -236,29 +312,6 @@ def add_deliveries(
     return [(r[0], r[1], r[2], r[3]) for r in written]  # type: ignore[misc]  # ids are set
 
 
-def mark_delivery(
-    session: Session,
-    delivery_id: int,
-    status: DeliveryStatus,
-    now: dt.datetime,
-    *,
-    message_id: int | None = None,
-    error: str | None = None,
-) -> bool:
-    """Record how one outbox item went, in one statement; False if the item is gone."""
-    result = session.connection().execute(
-        _MARK,
-        {
-            "delivery_id": delivery_id,
-            "status": status,
-            "message_id": message_id,
-            "error": error[:500] if error else None,
-            "sent_at": now if status == DeliveryStatus.sent else None,
-        },
-    )
-    return bool(getattr(result, "rowcount", 0))
-
-
 def hold_lease(
     session: Session, subscription_id: int, owner: str, now: dt.datetime, until: dt.datetime
 ) -> bool:
@@ -280,6 +333,105 @@ def leased_subscription(
     return session.exec(
         _LEASED, params={"subscription_id": subscription_id, "owner": owner, "now": now}
     ).first()
+
+
+def renew_leases(
+    session: Session, leases: Sequence[tuple[int, str]], now: dt.datetime, until: dt.datetime
+) -> dict[int, Row]:
+    """Extend the leases that the given (subscription, owner) claims still hold until
+    `until`, in one statement; return those subscriptions' rows by id.
+
+    A row comes back under the owner that holds it, which may be another of `leases`' claims
+    (a subscription claimed again after its first lease ran out): compare `lease_owner`.
+    """
+    rows = session.connection().execute(
+        _RENEW_MANY,
+        {
+            "ids": sorted({i for i, _ in leases}),
+            "owners": sorted({o for _, o in leases}),
+            "now": now,
+            "until": until,
+        },
+    )
+    return {row.id: row for row in rows}
+
+
+def pending_items_of(
+    session: Session, subscription_ids: Sequence[int]
+) -> dict[int, list[tuple[int, str, str, int]]]:
+    """`pending_items` of several subscriptions in one query; those with none are left out."""
+    found: dict[int, list[tuple[int, str, str, int]]] = {}
+    rows = session.connection().execute(_PENDING_MANY, {"ids": list(subscription_ids)})
+    for sub_id, *item in rows:
+        found.setdefault(sub_id, []).append((item[0], item[1], item[2], item[3]))
+    return found
+
+
+def outbox_state(
+    session: Session, subscription_ids: Sequence[int], items: Sequence[str]
+) -> tuple[set[tuple[int, str, str]], dict[int, int]]:
+    """For planning several installments at once: which of `items` each subscription's
+    outbox already holds, as (subscription, thread, item), and its highest seq."""
+    connection = session.connection()
+    ids = list(subscription_ids)
+    existing = connection.execute(_EXISTING_MANY, {"ids": ids, "items": sorted(set(items))})
+    last = connection.execute(_LAST_SEQ_MANY, {"ids": ids})
+    return {(r[0], r[1], r[2]) for r in existing}, {r[0]: int(r[1]) for r in last}
+
+
+def insert_deliveries(
+    session: Session, rows: list[dict[str, object]]
+) -> list[tuple[int, str, str, int]]:
+    """Write outbox rows in one executemany; return them as `pending_items` lists them, in
+    the order given."""
+    created = utcnow()
+    written = session.connection().execute(
+        _INSERT,
+        [
+            {"status": DeliveryStatus.pending, "attempts": 0, "created_at": created, **r}
+            for r in rows
+        ],
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in written]  # type: ignore[misc]  # ids are set
+
+
+def advance_subscriptions(session: Session, positions: list[dict[str, object]]) -> None:
+    """Set the plan position, installment count and idle count of several subscriptions."""
+    session.connection().execute(_ADVANCE, positions)
+
+
+def mark_deliveries(session: Session, marks: Sequence[Mark]) -> list[bool]:
+    """Record how outbox items went (status, attempts + 1, message id, error, sent time),
+    in one executemany; False for an item that is gone."""
+    connection = session.connection()
+    result = connection.execute(_MARK, [m.params() for m in marks])
+    if connection.dialect.supports_sane_multi_rowcount and result.rowcount == len(marks):
+        return [True] * len(marks)
+    still_there = set(connection.execute(_GONE, {"ids": [m.delivery_id for m in marks]}).scalars())
+    return [m.delivery_id in still_there for m in marks]
+
+
+def finish_installments(session: Session, finishes: Sequence[Finish]) -> bool:
+    """`finish_installment` under each claim's lease, in one executemany; True if every
+    one of them was written (otherwise the caller finishes each on its own)."""
+    connection = session.connection()
+    result = connection.execute(
+        _FINISH_LEASED,
+        [
+            {
+                **{f"old_{name}": value for name, value in asdict(f.expected).items()},
+                "subscription_id": f.subscription_id,
+                "new_status": f.status,
+                "new_next_due_at": f.next_due_at,
+                "owner": f.owner,
+                "now": f.now,
+            }
+            for f in finishes
+        ],
+    )
+    return bool(connection.dialect.supports_sane_multi_rowcount) and result.rowcount == len(
+        finishes
+    )
 
 
 def finish_installment(

@@ -284,6 +284,28 @@ def any_card_due(session: Session, user_id: int, horizon: dt.datetime) -> bool:
     )
 
 
+_USERS_DUE = (
+    sa_select(ReviewCard.__table__.c.user_id)  # type: ignore[attr-defined]
+    .where(
+        col(ReviewCard.user_id).in_(bindparam("user_ids", expanding=True)),
+        col(ReviewCard.due_at) < bindparam("horizon", type_=ReviewCard.__table__.c.due_at.type),  # type: ignore[attr-defined]
+    )
+    .distinct()
+)
+
+
+def users_with_cards_due(
+    session: Session, user_ids: Collection[int], horizon: dt.datetime
+) -> set[int]:
+    """Which of the trainees have a card due before `horizon`, in one query."""
+    if not user_ids:
+        return set()
+    rows = session.connection().execute(
+        _USERS_DUE, {"user_ids": sorted(user_ids), "horizon": horizon}
+    )
+    return {int(r[0]) for r in rows}
+
+
 def due_cards(
     session: Session,
     user_id: int,

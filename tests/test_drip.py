@@ -15,7 +15,13 @@ from bot.dispatch import deliver_subscription
 from bot.emulator import TelegramEmulator
 from storage.db import session_scope
 from storage.drip import claim_due
-from storage.models import Delivery, DeliveryStatus, Subscription, SubscriptionStatus
+from storage.models import (
+    Delivery,
+    DeliveryStatus,
+    ReviewCard,
+    Subscription,
+    SubscriptionStatus,
+)
 from tests.harness import Harness, start_harness
 from tests.test_onboarding import onboard, subscription
 
@@ -230,3 +236,71 @@ async def test_a_claim_that_lost_its_lease_sends_nothing(harness: Harness) -> No
     assert headers(harness, 501) == []
     await deliver_subscription(harness.app.bot, harness.services, sub_id, owner="fresh")
     assert len(headers(harness, 501)) == 1
+
+
+async def test_trainees_in_every_state_due_together_each_get_their_own(harness: Harness) -> None:
+    """Due at one moment, their steps share the engine's group commit; each trainee still
+    gets exactly what its own state calls for."""
+    fresh, idle, resumed, reviewing, done = 701, 702, 703, 704, 705
+    for user in (fresh, idle, resumed, reviewing, done):
+        await onboard(harness, user)
+    onboarding = {user: len(harness.messages(user)) for user in (fresh, resumed, reviewing)}
+    harness.clock.set(dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC))
+    assert await harness.dispatch() == 5
+    with session_scope(harness.engine) as session:
+        subs = {s.chat_id: s for s in session.exec(select(Subscription))}
+        subs[idle].idle_installments = harness.services.settings.idle_installments_before_pause
+        subs[done].thread_index = 99  # past the end of the track
+        session.add_all([subs[idle], subs[done]])
+        # A crash left the last two messages of yesterday's installment unsent.
+        unsent = session.exec(
+            select(Delivery)
+            .where(Delivery.subscription_id == subs[resumed].id)
+            .order_by(Delivery.seq.desc())  # type: ignore[union-attr]
+            .limit(2)
+        ).all()
+        for delivery in unsent:
+            delivery.status, delivery.message_id, delivery.sent_at = (
+                DeliveryStatus.pending,
+                None,
+                None,
+            )
+            session.add(delivery)
+        session.add(
+            ReviewCard(
+                user_id=reviewing,
+                thread_id="csf-leak-blood-patch",
+                question_id="q1",
+                card={},
+                due_at=dt.datetime(2026, 1, 5, 12, 0, tzinfo=dt.UTC),
+            )
+        )
+    before = {user: len(harness.messages(user)) for user in subs}
+
+    harness.clock.set(dt.datetime(2026, 1, 6, 8, 0, tzinfo=dt.UTC))
+    assert await harness.dispatch() == 5
+
+    def today(user: int) -> list:
+        return harness.messages(user)[before[user] :]
+
+    assert "Day 2" in today(fresh)[0].content and "posts 5-8" in today(fresh)[0].content
+    (pause_notice,) = today(idle)
+    assert pause_notice.content.startswith("💤")
+    assert len(today(resumed)) == 2 and not headers(harness, resumed)[1:]
+    assert "Day 2" in today(reviewing)[0].content
+    assert any("review due" in (m.content or "") for m in today(reviewing))
+    assert today(done) == []
+    with session_scope(harness.engine) as session:
+        subs = {s.chat_id: s for s in session.exec(select(Subscription))}
+        assert subs[idle].status == SubscriptionStatus.paused
+        assert subs[done].status == SubscriptionStatus.finished
+        for user in (fresh, resumed, reviewing):
+            assert subs[user].next_due_at == dt.datetime(2026, 1, 7, 8, 0, tzinfo=dt.UTC)
+            sent = session.exec(
+                select(Delivery).where(Delivery.subscription_id == subs[user].id)
+            ).all()
+            # every outbox item went out, once (the resumed trainee's two unsent ones, which
+            # the simulated crash had sent already, twice), none left pending
+            assert {d.status for d in sent} == {DeliveryStatus.sent}
+            again = len(unsent) if user == resumed else 0
+            assert len(harness.messages(user)) - onboarding[user] == len(sent) + again

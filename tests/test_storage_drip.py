@@ -11,13 +11,16 @@ from sqlmodel import Session, select
 
 from storage.db import make_engine, session_scope
 from storage.drip import (
+    Mark,
     add_deliveries,
     claim_due,
     hold_lease,
+    mark_deliveries,
     pending_deliveries,
     release_all_leases,
+    renew_leases,
 )
-from storage.models import Delivery, Subscription, SubscriptionStatus
+from storage.models import Delivery, DeliveryStatus, Subscription, SubscriptionStatus
 
 NOW = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC)
 LEASE = dt.timedelta(minutes=2)
@@ -137,3 +140,54 @@ def test_a_lease_is_held_only_by_its_claim_and_only_until_it_runs_out(engine: En
     with session_scope(engine) as session:  # ...and finds it taken over
         assert not hold_lease(session, sub_id, "first", later, later + LEASE)
         assert hold_lease(session, sub_id, "second", later, later + LEASE)
+
+
+def test_a_group_renews_only_the_leases_its_claims_still_hold(engine: Engine) -> None:
+    add_subscribers(engine, 3)
+    later = NOW + LEASE + dt.timedelta(seconds=1)
+    with session_scope(engine) as session:
+        first, second, third = claim_due(session, NOW, 10, LEASE, owner="a")
+    with session_scope(engine) as session:  # claim "a" stalled past its lease; "b" took over
+        assert claim_due(session, later, 10, LEASE, owner="b") == [first, second, third]
+        expired = later - dt.timedelta(seconds=1)  # and the third's lease has run out since
+        assert hold_lease(session, third, "b", later, expired)
+    until = later + LEASE
+    claims = [(first, "a"), (first, "b"), (second, "b"), (third, "b")]
+    with session_scope(engine) as session:
+        rows = renew_leases(session, claims, later, until)
+    assert {i: r.lease_owner for i, r in rows.items()} == {first: "b", second: "b"}
+    with session_scope(engine) as session:
+        leases = {s.id: s.lease_until for s in session.exec(select(Subscription))}
+    assert leases[first] == leases[second] == until
+    assert leases[third] == expired  # no longer held: not renewed
+
+
+def test_marking_a_group_reports_the_items_that_are_gone(engine: Engine) -> None:
+    add_subscribers(engine, 1)
+    with session_scope(engine) as session:
+        sub_id = session.exec(select(Subscription.id)).one()
+        assert sub_id is not None
+        ids = [d[0] for d in add_deliveries(session, sub_id, "t", ["h1", "p1", "p2"], 1)]
+    with session_scope(engine) as session:
+        session.delete(session.get(Delivery, ids[1]))
+    with session_scope(engine) as session:
+        marks = [
+            Mark(ids[0], DeliveryStatus.sent, NOW, message_id=7),
+            Mark(ids[1], DeliveryStatus.sent, NOW, message_id=8),
+            Mark(ids[2], DeliveryStatus.failed, NOW, error="Bad Request: " + "x" * 600),
+        ]
+        assert mark_deliveries(session, marks) == [True, False, True]
+    with session_scope(engine) as session:
+        sent, refused = (session.get(Delivery, i) for i in (ids[0], ids[2]))
+        assert sent is not None and refused is not None
+        assert (sent.status, sent.message_id, sent.sent_at, sent.attempts) == (
+            DeliveryStatus.sent,
+            7,
+            NOW,
+            1,
+        )
+        assert (refused.status, refused.sent_at, len(refused.error or "")) == (
+            DeliveryStatus.failed,
+            None,
+            500,
+        )
