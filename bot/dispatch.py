@@ -141,10 +141,15 @@ class _Writes:
         return result
 
     async def finish(
-        self, library: Library, subscription_id: int, plan: q.ScheduleInputs, owner: str
+        self,
+        library: Library,
+        subscription_id: int,
+        plan: q.ScheduleInputs,
+        owner: str | None,
+        last: q.Mark | None = None,
     ) -> None:
-        """`_finish` under the claim `owner`."""
-        await self._put("finish", (library, subscription_id, plan, owner))
+        """Record the `last` message, if given, and `_finish` the installment."""
+        await self._put("finish", (library, subscription_id, plan, owner, last))
 
     async def _put(self, kind: str, argument: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -282,7 +287,8 @@ async def deliver_subscription(
         return
     renew_lease_at = svc.now() + lease / 2
 
-    for item in ready.items:
+    last: q.Mark | None = None  # the last message's record, written with the finish
+    for index, item in enumerate(ready.items):
         result = await _send_item(bot, svc, library, target, item, reply_to)
         now = svc.now()
         moved_to = result.chat_id
@@ -296,6 +302,8 @@ async def deliver_subscription(
             go_on = await writes.run(
                 partial(_record, library, target, item, result, now, migrated, lease_until)
             )
+        elif index == len(ready.items) - 1:
+            last, go_on = _mark(item, result, now), True
         else:
             go_on = await writes.mark(_mark(item, result, now))
         if result.outcome == Outcome.blocked:
@@ -307,14 +315,8 @@ async def deliver_subscription(
         if isinstance(result.value, Message):
             reply_to = result.value.message_id
 
-    plan = ready.plan
-    assert plan is not None  # set whenever there are items
-    if owner is None:
-        await writes.run(
-            lambda session: _finish(session, library, subscription_id, plan, svc.now(), None)
-        )
-    else:
-        await writes.finish(library, subscription_id, plan, owner)
+    assert ready.plan is not None  # set whenever there are items
+    await writes.finish(library, subscription_id, ready.plan, owner, last)
 
 
 def _only_a_mark(result: SendResult[Message]) -> bool:
@@ -465,18 +467,31 @@ def _prepare_many(
 
 
 def _finish_many(
-    svc: Services, session: Session, requests: list[tuple[Library, int, q.ScheduleInputs, str]]
+    svc: Services,
+    session: Session,
+    requests: list[tuple[Library, int, q.ScheduleInputs, str | None, q.Mark | None]],
 ) -> list[None]:
-    """`_finish` for a group, in one statement when nothing changed while sending."""
+    """Record each installment's last message, then `_finish` them, in one statement when
+    every claim still holds its lease and nothing changed while sending."""
     now = svc.now()
+    marks = [last for *_, last in requests if last is not None]
+    kept = dict(zip([m.delivery_id for m in marks], q.mark_deliveries(session, marks), strict=True))
+    leased: list[tuple[Library, int, q.ScheduleInputs, str]] = []
+    for library, sub_id, plan, owner, last in requests:
+        if last is not None and not kept[last.delivery_id]:
+            continue  # the subscription was deleted meanwhile (its outbox went with it)
+        if owner is None:
+            _finish(session, library, sub_id, plan, now)
+        else:
+            leased.append((library, sub_id, plan, owner))
     finishes = []
-    for library, sub_id, plan, owner in requests:
+    for library, sub_id, plan, owner in leased:
         status, next_due_at = _next_schedule(plan, library, now)
         finishes.append(q.Finish(sub_id, plan, status, next_due_at, owner, now))
-    if not q.finish_installments(session, finishes):
+    if finishes and not q.finish_installments(session, finishes):
         # Some changed: each on its own (for those already written the lease is gone, so
         # `_finish` leaves them alone).
-        for library, sub_id, plan, owner in requests:
+        for library, sub_id, plan, owner in leased:
             _finish(session, library, sub_id, plan, now, owner)
     return [None] * len(requests)
 

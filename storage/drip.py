@@ -403,6 +403,8 @@ def advance_subscriptions(session: Session, positions: list[dict[str, object]]) 
 def mark_deliveries(session: Session, marks: Sequence[Mark]) -> list[bool]:
     """Record how outbox items went (status, attempts + 1, message id, error, sent time),
     in one executemany; False for an item that is gone."""
+    if not marks:
+        return []
     connection = session.connection()
     result = connection.execute(_MARK, [m.params() for m in marks])
     if connection.dialect.supports_sane_multi_rowcount and result.rowcount == len(marks):
