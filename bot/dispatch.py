@@ -63,10 +63,11 @@ from storage.models import (
 log = logging.getLogger(__name__)
 
 RETRY_LATER = dt.timedelta(minutes=1)
-# How long the dispatcher's group commit gathers write steps before it writes them. Each
-# step of a fan-out then waits up to this long (a message's record, and so the next message
-# to that chat; nothing a trainee would notice at one message a second per chat), and each
-# group is several times larger: fewer transactions and statements per message.
+# How long the dispatcher's group commit gathers write steps before it writes them (at
+# once when every delivery under way is waiting on it). Each step of a fan-out then waits up
+# to this long (a message's record, and so the next message to that chat; nothing a trainee
+# would notice at one message a second per chat), and each group is several times larger:
+# fewer transactions and statements per message.
 GROUP_COMMIT_WINDOW = 0.02
 
 T = TypeVar("T")
@@ -113,9 +114,12 @@ class _Writes:
     its own, so one subscription's failure stays its own.
     """
 
-    def __init__(self, svc: Services, window: float = 0.0) -> None:
+    def __init__(
+        self, svc: Services, window: float = 0.0, senders: Callable[[], int] | None = None
+    ) -> None:
         self._engine = svc.engine
         self._window = window
+        self._senders = senders  # how many deliveries may hand in steps
         self._queue: list[tuple[str, Any, asyncio.Future[Any]]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._steps: dict[str, Callable[[Session, list[Any]], list[Any]]] = {
@@ -154,10 +158,17 @@ class _Writes:
     async def _put(self, kind: str, argument: Any) -> Any:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        if not self._queue:
-            self._timer = loop.call_later(self._window, self._flush)
         self._queue.append((kind, argument, future))
+        if self._senders is not None and len(self._queue) >= self._senders():
+            self._schedule(loop, 0.0)  # every delivery waits on this group: none can join
+        elif len(self._queue) == 1:
+            self._schedule(loop, self._window)
         return await future
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop, delay: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_later(delay, self._flush)
 
     def flush(self) -> None:
         """Write what is waiting now (shutdown: cancelled deliveries' writes still stand)."""
@@ -225,7 +236,7 @@ async def dispatch_due(app: Application, now: dt.datetime | None = None) -> int:
     running: set[asyncio.Task[None]] = set()
     more_due = True
     handled = 0
-    writes = _Writes(svc, GROUP_COMMIT_WINDOW)
+    writes = _Writes(svc, GROUP_COMMIT_WINDOW, senders=lambda: len(running))
 
     async def one(subscription_id: int, owner: str) -> None:
         try:
