@@ -610,6 +610,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a scaled-down smoke run")
     parser.add_argument("--only", default="fanout,paced,claim,memory")
+    parser.add_argument(
+        "--databases",
+        default=None,
+        help="comma-separated: sqlite,postgresql (default: both where TEST_DATABASE_URL is set)",
+    )
     parser.add_argument("--rounds", type=int, default=None, help="fan-out rounds (median)")
     parser.add_argument(
         "--profile", metavar="FILE", help="cProfile the engine's first fan-out round into FILE.<db>"
@@ -625,6 +630,8 @@ def main() -> int:
     quick = args.quick
     postgres = os.environ.get("TEST_DATABASE_URL")
     databases = ["sqlite"] + (["postgresql"] if postgres else [])
+    if args.databases:
+        databases = [db for db in args.databases.split(",") if db in databases]
 
     fan_n = 1000 if quick else 5000
     rounds = args.rounds or (1 if quick else 3)

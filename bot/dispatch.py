@@ -103,6 +103,10 @@ class _Prepared:
     idle_pause: tuple[int, int] | None = None  # (chat, idle installments) to tell
 
 
+_Step = tuple[str, Any, "asyncio.Future[Any]"]  # (kind, argument, the delivery's future)
+_Outcome = tuple[Any, Exception | None]  # (result, error)
+
+
 class _Writes:
     """Group commit: the short write steps of concurrent deliveries share a transaction.
 
@@ -111,17 +115,24 @@ class _Writes:
     one transaction, and the common ones (prepare an installment, record a message, schedule
     the next day) run set-wise: a few statements for the whole group instead of several
     each. If the group fails, it is rolled back and each step runs again in a transaction of
-    its own, so one subscription's failure stays its own.
+    its own, so one subscription's failure stays its own. `threaded`: each group is written
+    in a worker thread, one group at a time, while the event loop goes on.
     """
 
     def __init__(
-        self, svc: Services, window: float = 0.0, senders: Callable[[], int] | None = None
+        self,
+        svc: Services,
+        window: float = 0.0,
+        senders: Callable[[], int] | None = None,
+        threaded: bool = False,
     ) -> None:
         self._engine = svc.engine
         self._window = window
         self._senders = senders  # how many deliveries may hand in steps
-        self._queue: list[tuple[str, Any, asyncio.Future[Any]]] = []
+        self._threaded = threaded
+        self._queue: list[_Step] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._writing: asyncio.Future[list[_Outcome]] | None = None
         self._steps: dict[str, Callable[[Session, list[Any]], list[Any]]] = {
             "block": lambda session, blocks: [block(session) for block in blocks],
             "prepare": partial(_prepare_many, svc),
@@ -170,35 +181,67 @@ class _Writes:
             self._timer.cancel()
         self._timer = loop.call_later(delay, self._flush)
 
-    def flush(self) -> None:
+    async def close(self) -> None:
         """Write what is waiting now (shutdown: cancelled deliveries' writes still stand)."""
         if self._timer is not None:
             self._timer.cancel()
-        if self._queue:
-            self._flush()
+            self._timer = None
+        while self._writing is not None or self._queue:
+            if self._writing is None:
+                self._flush()
+            if self._writing is not None:
+                await asyncio.wait([self._writing])
 
     def _flush(self) -> None:
-        group, self._queue, self._timer = self._queue, [], None
+        """Write the waiting group, or leave it for when the group being written is done."""
+        self._timer = None
+        if self._writing is not None or not self._queue:
+            return
+        group, self._queue = self._queue, []
+        if not self._threaded:
+            self._settle(group, self._write(group))
+            return
+        # In a worker thread the event loop goes on sending while the database answers.
+        self._writing = asyncio.get_running_loop().run_in_executor(None, self._write, group)
+        self._writing.add_done_callback(partial(self._written, group))
+
+    def _written(self, group: list[_Step], writing: asyncio.Future[list[_Outcome]]) -> None:
+        self._writing = None
+        self._settle(group, writing.result())
+        if self._queue and self._timer is None:  # its time came while this group was written
+            self._flush()
+
+    def _write(self, group: list[_Step]) -> list[_Outcome]:
+        """Each step's (result, error): all in one transaction, or each in its own if the
+        group fails."""
         try:
             with session_scope(self._engine) as session:
-                results = self._apply(session, group)
+                return [(result, None) for result in self._apply(session, group)]
         except Exception as exc:
             if len(group) == 1:
-                _settle(group[0][2], error=exc)
-                return
-            for entry in group:
-                try:
-                    with session_scope(self._engine) as session:
-                        (result,) = self._apply(session, [entry])
-                except Exception as own:
-                    _settle(entry[2], error=own)
-                else:
-                    _settle(entry[2], result)
-            return
-        for (_, _, future), result in zip(group, results, strict=True):
-            _settle(future, result)
+                return [(None, exc)]
+        outcomes: list[_Outcome] = []
+        for step in group:
+            try:
+                with session_scope(self._engine) as session:
+                    (result,) = self._apply(session, [step])
+            except Exception as own:
+                outcomes.append((None, own))
+            else:
+                outcomes.append((result, None))
+        return outcomes
 
-    def _apply(self, session: Session, group: list[tuple[str, Any, Any]]) -> list[Any]:
+    @staticmethod
+    def _settle(group: list[_Step], outcomes: list[_Outcome]) -> None:
+        for (_, _, future), (result, error) in zip(group, outcomes, strict=True):
+            if future.done():  # the delivery was cancelled (shutdown); its writes stand
+                continue
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+
+    def _apply(self, session: Session, group: list[_Step]) -> list[Any]:
         """Run a group's steps, each kind set-wise; return their results in group order."""
         by_kind: dict[str, list[int]] = {}
         for index, (kind, _, _) in enumerate(group):
@@ -209,17 +252,6 @@ class _Writes:
             for index, result in zip(indexes, done, strict=True):
                 results[index] = result
         return results
-
-
-def _settle(
-    future: asyncio.Future[Any], result: Any = None, error: Exception | None = None
-) -> None:
-    if future.done():  # the delivery was cancelled (shutdown); its writes stand
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
 
 
 async def dispatch_job(context: Context) -> None:
@@ -236,7 +268,14 @@ async def dispatch_due(app: Application, now: dt.datetime | None = None) -> int:
     running: set[asyncio.Task[None]] = set()
     more_due = True
     handled = 0
-    writes = _Writes(svc, GROUP_COMMIT_WINDOW, senders=lambda: len(running))
+    writes = _Writes(
+        svc,
+        GROUP_COMMIT_WINDOW,
+        senders=lambda: len(running),
+        # A server's round trips are waits the event loop can spend sending; SQLite's work
+        # is the process's own CPU, which a thread would only contend for.
+        threaded=svc.engine.dialect.name != "sqlite",
+    )
 
     async def one(subscription_id: int, owner: str) -> None:
         try:
@@ -267,7 +306,7 @@ async def dispatch_due(app: Application, now: dt.datetime | None = None) -> int:
             task.cancel()
         if running:
             await asyncio.wait(running)
-        writes.flush()
+        await writes.close()
 
 
 async def deliver_subscription(

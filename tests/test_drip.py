@@ -135,15 +135,17 @@ async def test_a_trainee_who_blocked_the_bot_is_marked_blocked(harness: Harness)
     assert await harness.dispatch() == 0
 
 
-async def test_a_429_storm_delays_but_delivers_every_post_once_in_order(harness: Harness) -> None:
-    await onboard(harness)
-    harness.emulator.faults.add(method="sendPhoto", kind="flood", times=3, retry_after=1)
-    harness.emulator.faults.add(method="sendMessage", kind="flood", times=2, retry_after=1)
-    harness.clock.set(dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC))
-    await harness.dispatch()
-    captions = [m.caption for m in installment(harness, 501) if m.photo]
+async def test_a_429_storm_delays_but_delivers_every_post_once_in_order(
+    pg_harness: Harness,
+) -> None:
+    await onboard(pg_harness)
+    pg_harness.emulator.faults.add(method="sendPhoto", kind="flood", times=3, retry_after=1)
+    pg_harness.emulator.faults.add(method="sendMessage", kind="flood", times=2, retry_after=1)
+    pg_harness.clock.set(dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC))
+    await pg_harness.dispatch()
+    captions = [m.caption for m in installment(pg_harness, 501) if m.photo]
     assert [c.split(" ", 1)[0] for c in captions] == ["1/12", "2/12", "3/12", "4/12"]
-    with session_scope(harness.engine) as session:
+    with session_scope(pg_harness.engine) as session:
         statuses = {d.status for d in session.exec(select(Delivery)).all()}
     assert statuses == {DeliveryStatus.sent}
 
@@ -238,18 +240,18 @@ async def test_a_claim_that_lost_its_lease_sends_nothing(harness: Harness) -> No
     assert len(headers(harness, 501)) == 1
 
 
-async def test_trainees_in_every_state_due_together_each_get_their_own(harness: Harness) -> None:
+async def test_trainees_in_every_state_due_together_each_get_their_own(pg_harness: Harness) -> None:
     """Due at one moment, their steps share the engine's group commit; each trainee still
     gets exactly what its own state calls for."""
     fresh, idle, resumed, reviewing, done = 701, 702, 703, 704, 705
     for user in (fresh, idle, resumed, reviewing, done):
-        await onboard(harness, user)
-    onboarding = {user: len(harness.messages(user)) for user in (fresh, resumed, reviewing)}
-    harness.clock.set(dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC))
-    assert await harness.dispatch() == 5
-    with session_scope(harness.engine) as session:
+        await onboard(pg_harness, user)
+    onboarding = {user: len(pg_harness.messages(user)) for user in (fresh, resumed, reviewing)}
+    pg_harness.clock.set(dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC))
+    assert await pg_harness.dispatch() == 5
+    with session_scope(pg_harness.engine) as session:
         subs = {s.chat_id: s for s in session.exec(select(Subscription))}
-        subs[idle].idle_installments = harness.services.settings.idle_installments_before_pause
+        subs[idle].idle_installments = pg_harness.services.settings.idle_installments_before_pause
         subs[done].thread_index = 99  # past the end of the track
         session.add_all([subs[idle], subs[done]])
         # A crash left the last two messages of yesterday's installment unsent.
@@ -275,22 +277,22 @@ async def test_trainees_in_every_state_due_together_each_get_their_own(harness: 
                 due_at=dt.datetime(2026, 1, 5, 12, 0, tzinfo=dt.UTC),
             )
         )
-    before = {user: len(harness.messages(user)) for user in subs}
+    before = {user: len(pg_harness.messages(user)) for user in subs}
 
-    harness.clock.set(dt.datetime(2026, 1, 6, 8, 0, tzinfo=dt.UTC))
-    assert await harness.dispatch() == 5
+    pg_harness.clock.set(dt.datetime(2026, 1, 6, 8, 0, tzinfo=dt.UTC))
+    assert await pg_harness.dispatch() == 5
 
     def today(user: int) -> list:
-        return harness.messages(user)[before[user] :]
+        return pg_harness.messages(user)[before[user] :]
 
     assert "Day 2" in today(fresh)[0].content and "posts 5-8" in today(fresh)[0].content
     (pause_notice,) = today(idle)
     assert pause_notice.content.startswith("💤")
-    assert len(today(resumed)) == 2 and not headers(harness, resumed)[1:]
+    assert len(today(resumed)) == 2 and not headers(pg_harness, resumed)[1:]
     assert "Day 2" in today(reviewing)[0].content
     assert any("review due" in (m.content or "") for m in today(reviewing))
     assert today(done) == []
-    with session_scope(harness.engine) as session:
+    with session_scope(pg_harness.engine) as session:
         subs = {s.chat_id: s for s in session.exec(select(Subscription))}
         assert subs[idle].status == SubscriptionStatus.paused
         assert subs[done].status == SubscriptionStatus.finished
@@ -303,4 +305,35 @@ async def test_trainees_in_every_state_due_together_each_get_their_own(harness: 
             # the simulated crash had sent already, twice), none left pending
             assert {d.status for d in sent} == {DeliveryStatus.sent}
             again = len(unsent) if user == resumed else 0
-            assert len(harness.messages(user)) - onboarding[user] == len(sent) + again
+            assert len(pg_harness.messages(user)) - onboarding[user] == len(sent) + again
+
+
+async def test_one_trainees_broken_record_does_not_stop_the_others(
+    pg_harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A write that fails (here a time zone no longer known) fails alone: the group it shared
+    is written again step by step, and everyone else's day goes on."""
+    broken, fine = 711, (712, 713)
+    for user in (broken, *fine):
+        await onboard(pg_harness, user)
+    with session_scope(pg_harness.engine) as session:
+        sub = session.exec(select(Subscription).where(Subscription.chat_id == broken)).one()
+        sub.timezone = "Atlantis/Lost_City"
+        session.add(sub)
+    before = {user: len(pg_harness.messages(user)) for user in (broken, *fine)}
+
+    pg_harness.clock.set(dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC))
+    assert await pg_harness.dispatch() == 3
+
+    for user in fine:
+        new = pg_harness.messages(user)[before[user] :]
+        assert "Day 1" in new[0].content
+    with session_scope(pg_harness.engine) as session:
+        subs = {s.chat_id: s for s in session.exec(select(Subscription))}
+        for user in fine:
+            assert subs[user].next_due_at == dt.datetime(2026, 1, 6, 8, 0, tzinfo=dt.UTC)
+            sent = session.exec(
+                select(Delivery).where(Delivery.subscription_id == subs[user].id)
+            ).all()
+            assert sent and {d.status for d in sent} == {DeliveryStatus.sent}
+    assert f"delivering subscription {subs[broken].id} failed" in caplog.text
