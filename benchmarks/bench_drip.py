@@ -294,7 +294,8 @@ async def fanout(
             base_url=emulator.base_url,
             base_file_url=emulator.base_file_url,
             request=HTTPXRequest(
-                connection_pool_size=256,  # what ApplicationBuilder gives the app's bot
+                connection_pool_size=settings.telegram_connections,  # the app's bot's pool
+                pool_timeout=settings.telegram_timeout_seconds,
                 read_timeout=settings.telegram_timeout_seconds,
                 write_timeout=settings.telegram_timeout_seconds,
                 connect_timeout=settings.telegram_timeout_seconds,

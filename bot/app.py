@@ -57,6 +57,9 @@ def build_application(
     )
     timeout = settings.telegram_timeout_seconds
     builder = builder.read_timeout(timeout).write_timeout(timeout).connect_timeout(timeout)
+    # Sends beyond the pool's connections queue for one (up to the same timeout) instead of
+    # failing after PTB's default of 1 s.
+    builder = builder.connection_pool_size(settings.telegram_connections).pool_timeout(timeout)
     if settings.telegram_api_base_url:
         builder = builder.base_url(settings.telegram_api_base_url)
         builder = builder.base_file_url(

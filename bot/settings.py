@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     dispatch_concurrency: int = Field(default=64, ge=1)
     dispatch_lease_seconds: float = Field(default=120.0, gt=0)
     telegram_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Open connections to the Bot API. Telegram's ~30 msg/s needs few; httpx's pool spends
+    # CPU on every request in proportion to its connections, so a big pool slows a fan-out.
+    telegram_connections: int = Field(default=16, ge=1, le=256)
     rate_limit: bool = True  # Telegram's limits; turn off only against a local test server
     private_chat_interval_seconds: float = Field(default=1.0, ge=0)
 

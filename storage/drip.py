@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
-from sqlalchemy import Row, and_, bindparam, func, insert, or_, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    Row,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    or_,
+    update,
+)
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlmodel import Session, col, select
 
+from storage.db import InList
 from storage.models import Delivery, DeliveryStatus, Subscription, SubscriptionStatus, utcnow
 
 # The statements the engine runs for every message or installment are built once: building
@@ -22,6 +36,7 @@ _PENDING = (
     )
     .order_by(col(Delivery.seq))
 )
+_D_ITEM = Delivery.__table__.c.item  # type: ignore[attr-defined]
 # For add_deliveries, in one round trip: the rows of the items asked about, and the row with
 # the highest seq of the subscription.
 _EXISTING_AND_LAST = select(Delivery.thread_id, Delivery.item, Delivery.seq).where(
@@ -29,7 +44,7 @@ _EXISTING_AND_LAST = select(Delivery.thread_id, Delivery.item, Delivery.seq).whe
     or_(
         and_(
             col(Delivery.thread_id) == bindparam("thread_id"),
-            col(Delivery.item).in_(bindparam("items", expanding=True)),
+            InList(_D_ITEM, "items"),
         ),
         col(Delivery.seq)
         == select(func.max(Delivery.seq))
@@ -64,6 +79,10 @@ class ScheduleInputs:
     @classmethod
     def of(cls, sub: Subscription) -> ScheduleInputs:
         return cls(**{name: getattr(sub, name) for name in _SCHEDULE_INPUTS})
+
+    def as_old(self) -> dict[str, object]:
+        """The parameters of the guarded UPDATEs below: old_status, old_plan_kind, ..."""
+        return {f"old_{name}": getattr(self, name) for name in _SCHEDULE_INPUTS}
 
 
 _SCHEDULE_INPUTS = tuple(f.name for f in fields(ScheduleInputs))
@@ -124,8 +143,8 @@ _D = Delivery.__table__  # type: ignore[attr-defined]
 _RENEW_MANY = (
     update(Subscription)
     .where(
-        col(Subscription.id).in_(bindparam("ids", expanding=True)),
-        col(Subscription.lease_owner).in_(bindparam("owners", expanding=True)),
+        InList(_T.c.id, "ids"),
+        InList(_T.c.lease_owner, "owners"),
         col(Subscription.lease_until) >= bindparam("now", type_=_T.c.lease_until.type),
     )
     .values(lease_until=bindparam("until", type_=_T.c.lease_until.type))
@@ -134,19 +153,19 @@ _RENEW_MANY = (
 _PENDING_MANY = (
     sa_select(_D.c.subscription_id, _D.c.id, _D.c.thread_id, _D.c.item, _D.c.installment)
     .where(
-        _D.c.subscription_id.in_(bindparam("ids", expanding=True)),
+        InList(_D.c.subscription_id, "ids"),
         _D.c.status == DeliveryStatus.pending,
     )
     .order_by(_D.c.subscription_id, _D.c.seq)
 )
 _LAST_SEQ_MANY = (
     sa_select(_D.c.subscription_id, func.max(_D.c.seq))
-    .where(_D.c.subscription_id.in_(bindparam("ids", expanding=True)))
+    .where(InList(_D.c.subscription_id, "ids"))
     .group_by(_D.c.subscription_id)
 )
 _EXISTING_MANY = sa_select(_D.c.subscription_id, _D.c.thread_id, _D.c.item).where(
-    _D.c.subscription_id.in_(bindparam("ids", expanding=True)),
-    _D.c.item.in_(bindparam("items", expanding=True)),
+    InList(_D.c.subscription_id, "ids"),
+    InList(_D.c.item, "items"),
 )
 _ADVANCE = (
     update(Subscription)
@@ -158,7 +177,104 @@ _ADVANCE = (
         idle_installments=bindparam("idle_installments"),
     )
 )
-_GONE = sa_select(_D.c.id).where(_D.c.id.in_(bindparam("ids", expanding=True)))
+_GONE = sa_select(_D.c.id).where(InList(_D.c.id, "ids"))
+
+
+def _rows(**columns: Column[object]) -> TableValuedAlias:
+    """PostgreSQL: a group's parameters as a derived table `v`, one array per name, typed like
+    the given column: `unnest(:a, :b) AS v(a, b)`. A statement over a group is then one round
+    trip, where an executemany sends one statement per row."""
+    arrays = (bindparam(name, type_=ARRAY(column.type)) for name, column in columns.items())
+    return func.unnest(*arrays).table_valued(*columns).render_derived(name="v")
+
+
+def _set_wise(connection: Connection) -> bool:
+    return connection.dialect.name == "postgresql"
+
+
+def _arrays(rows: Sequence[dict[str, object]]) -> dict[str, list[object]]:
+    """executemany parameters (a dict per row) as `_rows` takes them (a list per name)."""
+    return {name: [row[name] for row in rows] for name in rows[0]}
+
+
+_MARKS = _rows(
+    delivery_id=_D.c.id,
+    status=_D.c.status,
+    message_id=_D.c.message_id,
+    error=_D.c.error,
+    sent_at=_D.c.sent_at,
+)
+_MARK_SET = (
+    update(Delivery)
+    .where(_D.c.id == _MARKS.c.delivery_id)
+    .values(
+        status=_MARKS.c.status,
+        attempts=_D.c.attempts + 1,
+        message_id=_MARKS.c.message_id,
+        error=_MARKS.c.error,
+        sent_at=func.coalesce(_MARKS.c.sent_at, _D.c.sent_at),
+    )
+    .returning(_D.c.id)
+)
+_OUTBOX = _rows(
+    subscription_id=_D.c.subscription_id,
+    thread_id=_D.c.thread_id,
+    item=_D.c.item,
+    seq=_D.c.seq,
+    installment=_D.c.installment,
+)
+_INSERT_SET = (
+    insert(Delivery)
+    .from_select(
+        [*_OUTBOX.c.keys(), "status", "attempts", "created_at"],
+        sa_select(
+            *_OUTBOX.c,
+            bindparam("status", type_=_D.c.status.type),
+            literal(0),
+            bindparam("created_at", type_=_D.c.created_at.type),
+        ),
+    )
+    .returning(_D.c.id, _D.c.thread_id, _D.c.item, _D.c.installment, _D.c.subscription_id)
+)
+_POSITIONS = _rows(
+    subscription_id=_T.c.id,
+    thread_index=_T.c.thread_index,
+    next_post=_T.c.next_post,
+    installments_sent=_T.c.installments_sent,
+    idle_installments=_T.c.idle_installments,
+)
+_ADVANCE_SET = (
+    update(Subscription)
+    .where(_T.c.id == _POSITIONS.c.subscription_id)
+    .values(
+        thread_index=_POSITIONS.c.thread_index,
+        next_post=_POSITIONS.c.next_post,
+        installments_sent=_POSITIONS.c.installments_sent,
+        idle_installments=_POSITIONS.c.idle_installments,
+    )
+)
+_FINISHES = _rows(
+    subscription_id=_T.c.id,
+    **{f"old_{name}": _T.c[name] for name in _SCHEDULE_INPUTS},
+    new_status=_T.c.status,
+    new_next_due_at=_T.c.next_due_at,
+    owner=_T.c.lease_owner,
+    now=_T.c.lease_until,
+)
+_FINISH_SET = (
+    update(Subscription)
+    .where(
+        _T.c.id == _FINISHES.c.subscription_id,
+        *(_T.c[name].is_not_distinct_from(_FINISHES.c[f"old_{name}"]) for name in _SCHEDULE_INPUTS),
+        _T.c.lease_owner == _FINISHES.c.owner,
+        _T.c.lease_until >= _FINISHES.c.now,
+    )
+    .values(
+        status=_FINISHES.c.new_status,
+        next_due_at=_FINISHES.c.new_next_due_at,
+        lease_until=None,
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -382,10 +498,19 @@ def outbox_state(
 def insert_deliveries(
     session: Session, rows: list[dict[str, object]]
 ) -> list[tuple[int, str, str, int]]:
-    """Write outbox rows in one executemany; return them as `pending_items` lists them, in
-    the order given."""
+    """Write outbox rows in one statement; return them as `pending_items` lists them, in the
+    order given."""
     created = utcnow()
-    written = session.connection().execute(
+    connection = session.connection()
+    if _set_wise(connection) and rows:
+        params = {**_arrays(rows), "status": DeliveryStatus.pending, "created_at": created}
+        # RETURNING's order is not promised: put the rows back in order by their unique key.
+        found = {
+            (r[4], r[1], r[2]): (r[0], r[1], r[2], r[3])
+            for r in connection.execute(_INSERT_SET, params)
+        }
+        return [found[(r["subscription_id"], r["thread_id"], r["item"])] for r in rows]
+    written = connection.execute(
         _INSERT,
         [
             {"status": DeliveryStatus.pending, "attempts": 0, "created_at": created, **r}
@@ -397,15 +522,22 @@ def insert_deliveries(
 
 def advance_subscriptions(session: Session, positions: list[dict[str, object]]) -> None:
     """Set the plan position, installment count and idle count of several subscriptions."""
-    session.connection().execute(_ADVANCE, positions)
+    connection = session.connection()
+    if _set_wise(connection) and positions:
+        connection.execute(_ADVANCE_SET, _arrays(positions))
+    else:
+        connection.execute(_ADVANCE, positions)
 
 
 def mark_deliveries(session: Session, marks: Sequence[Mark]) -> list[bool]:
     """Record how outbox items went (status, attempts + 1, message id, error, sent time),
-    in one executemany; False for an item that is gone."""
+    in one statement; False for an item that is gone."""
     if not marks:
         return []
     connection = session.connection()
+    if _set_wise(connection):
+        kept = set(connection.execute(_MARK_SET, _arrays([m.params() for m in marks])).scalars())
+        return [m.delivery_id in kept for m in marks]
     result = connection.execute(_MARK, [m.params() for m in marks])
     if connection.dialect.supports_sane_multi_rowcount and result.rowcount == len(marks):
         return [True] * len(marks)
@@ -414,26 +546,26 @@ def mark_deliveries(session: Session, marks: Sequence[Mark]) -> list[bool]:
 
 
 def finish_installments(session: Session, finishes: Sequence[Finish]) -> bool:
-    """`finish_installment` under each claim's lease, in one executemany; True if every
-    one of them was written (otherwise the caller finishes each on its own)."""
+    """`finish_installment` under each claim's lease, in one statement; True if every one
+    of them was written (otherwise the caller finishes each on its own)."""
+    if not finishes:
+        return True
     connection = session.connection()
-    result = connection.execute(
-        _FINISH_LEASED,
-        [
-            {
-                **{f"old_{name}": value for name, value in asdict(f.expected).items()},
-                "subscription_id": f.subscription_id,
-                "new_status": f.status,
-                "new_next_due_at": f.next_due_at,
-                "owner": f.owner,
-                "now": f.now,
-            }
-            for f in finishes
-        ],
-    )
-    return bool(connection.dialect.supports_sane_multi_rowcount) and result.rowcount == len(
-        finishes
-    )
+    rows = [
+        {
+            **f.expected.as_old(),
+            "subscription_id": f.subscription_id,
+            "new_status": f.status,
+            "new_next_due_at": f.next_due_at,
+            "owner": f.owner,
+            "now": f.now,
+        }
+        for f in finishes
+    ]
+    if _set_wise(connection):
+        return bool(connection.execute(_FINISH_SET, _arrays(rows)).rowcount == len(rows))
+    result = connection.execute(_FINISH_LEASED, rows)
+    return bool(connection.dialect.supports_sane_multi_rowcount) and result.rowcount == len(rows)
 
 
 def finish_installment(
@@ -448,7 +580,7 @@ def finish_installment(
     `expected` status, plan, position, time zone and delivery time, and, given a `lease`
     (owner, now), only while that claim holds it; False if not."""
     params = {
-        **{f"old_{name}": value for name, value in asdict(expected).items()},
+        **expected.as_old(),
         "subscription_id": subscription_id,
         "new_status": status,
         "new_next_due_at": next_due_at,

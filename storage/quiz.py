@@ -12,6 +12,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
+from storage.db import InList
 from storage.models import (
     Attempt,
     Delivery,
@@ -287,7 +288,7 @@ def any_card_due(session: Session, user_id: int, horizon: dt.datetime) -> bool:
 _USERS_DUE = (
     sa_select(ReviewCard.__table__.c.user_id)  # type: ignore[attr-defined]
     .where(
-        col(ReviewCard.user_id).in_(bindparam("user_ids", expanding=True)),
+        InList(ReviewCard.__table__.c.user_id, "user_ids"),  # type: ignore[attr-defined]
         col(ReviewCard.due_at) < bindparam("horizon", type_=ReviewCard.__table__.c.due_at.type),  # type: ignore[attr-defined]
     )
     .distinct()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
 import re
@@ -202,6 +203,22 @@ async def test_a_timeout_is_retried(
         assert captions == ["1/12", "1/12", "2/12", "3/12", "4/12"]
     else:
         assert captions == ["1/12", "2/12", "3/12", "4/12"]
+
+
+async def test_sends_beyond_the_open_connections_wait_for_one_instead_of_failing(
+    emulator: TelegramEmulator, sqlite_engine: Engine
+) -> None:
+    # One connection, and Telegram takes 1.5 s to answer the first message: the second send
+    # waits for the connection (PTB's own default gives up after 1 s with "Pool timeout").
+    async with start_harness(emulator, sqlite_engine, telegram_connections=1) as harness:
+        emulator.add_users([701, 702])
+        emulator.faults.add(method="sendMessage", kind="timeout", times=1, delay=1.5, apply=True)
+        bot = harness.app.bot
+        first, second = await asyncio.gather(
+            bot.send_message(701, "first"), bot.send_message(702, "second")
+        )
+    assert (first.text, second.text) == ("first", "second")
+    assert [m.content for m in harness.messages(702)] == ["second"]
 
 
 async def test_a_restart_resumes_an_installment_without_resending(harness: Harness) -> None:

@@ -11,10 +11,15 @@ from sqlmodel import Session, select
 
 from storage.db import make_engine, session_scope
 from storage.drip import (
+    Finish,
     Mark,
+    ScheduleInputs,
     add_deliveries,
+    advance_subscriptions,
     claim_due,
+    finish_installments,
     hold_lease,
+    insert_deliveries,
     mark_deliveries,
     pending_deliveries,
     release_all_leases,
@@ -191,3 +196,56 @@ def test_marking_a_group_reports_the_items_that_are_gone(engine: Engine) -> None
             None,
             500,
         )
+
+
+def test_a_group_of_installments_is_written_and_scheduled_in_order(engine: Engine) -> None:
+    add_subscribers(engine, 3)
+    with session_scope(engine) as session:
+        first, second, third = claim_due(session, NOW, 10, LEASE, owner="a")
+        # Outbox rows come back in the order given, whatever order the database writes them.
+        rows = [
+            {"subscription_id": sub, "thread_id": "t", "item": item, "seq": seq, "installment": 1}
+            for sub in (third, first)
+            for seq, item in enumerate(["h5", "p5"], start=1)
+        ]
+        written = insert_deliveries(session, rows)
+        assert [(w[2], w[3]) for w in written] == [("h5", 1), ("p5", 1)] * 2
+        assert [w[0] for w in written] == [
+            session.exec(
+                select(Delivery.id).where(
+                    Delivery.subscription_id == r["subscription_id"], Delivery.item == r["item"]
+                )
+            ).one()
+            for r in rows
+        ]
+        advance_subscriptions(
+            session,
+            [
+                {
+                    "subscription_id": sub,
+                    "thread_index": 0,
+                    "next_post": 5 + sub,
+                    "installments_sent": 1,
+                    "idle_installments": 1,
+                }
+                for sub in (first, third)
+            ],
+        )
+    with session_scope(engine) as session:
+        subs = {s.id: s for s in session.exec(select(Subscription))}
+        plans = {s: ScheduleInputs.of(subs[s]) for s in (first, second, third)}
+        assert (subs[first].next_post, subs[second].next_post) == (5 + first, 0)
+        # The second trainee changed their delivery time while their installment went out.
+        subs[second].delivery_time = "09:30"
+        session.add(subs[second])
+    tomorrow = NOW + dt.timedelta(days=1)
+    finishes = [Finish(s, plans[s], "active", tomorrow, "a", NOW) for s in (first, second, third)]
+    with session_scope(engine) as session:
+        assert finish_installments(session, [finishes[0], finishes[2]]) is True
+        assert finish_installments(session, [finishes[1]]) is False
+    with session_scope(engine) as session:
+        subs = {s.id: s for s in session.exec(select(Subscription))}
+    assert [(subs[s].next_due_at, subs[s].lease_until) for s in (first, third)] == [
+        (tomorrow, None)
+    ] * 2
+    assert (subs[second].next_due_at, subs[second].lease_until) == (NOW, NOW + LEASE)
