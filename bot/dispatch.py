@@ -19,7 +19,9 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import Session
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot, Message, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.ext import Application
@@ -115,8 +117,9 @@ class _Writes:
     one transaction, and the common ones (prepare an installment, record a message, schedule
     the next day) run set-wise: a few statements for the whole group instead of several
     each. If the group fails, it is rolled back and each step runs again in a transaction of
-    its own, so one subscription's failure stays its own. `threaded`: each group is written
-    in a worker thread, one group at a time, while the event loop goes on.
+    its own, so one subscription's failure stays its own. `awaited`: each group is written
+    through the database's asyncio driver, one group at a time, so the event loop goes on
+    sending while the server answers.
     """
 
     def __init__(
@@ -124,12 +127,13 @@ class _Writes:
         svc: Services,
         window: float = 0.0,
         senders: Callable[[], int] | None = None,
-        threaded: bool = False,
+        awaited: bool = False,
     ) -> None:
         self._engine = svc.engine
         self._window = window
         self._senders = senders  # how many deliveries may hand in steps
-        self._threaded = threaded
+        self._awaited = awaited
+        self._async_engine: AsyncEngine | None = None  # made on the first awaited write
         self._queue: list[_Step] = []
         self._timer: asyncio.TimerHandle | None = None
         self._writing: asyncio.Future[list[_Outcome]] | None = None
@@ -191,6 +195,9 @@ class _Writes:
                 self._flush()
             if self._writing is not None:
                 await asyncio.wait([self._writing])
+        if self._async_engine is not None:
+            await self._async_engine.dispose()
+            self._async_engine = None
 
     def _flush(self) -> None:
         """Write the waiting group, or leave it for when the group being written is done."""
@@ -198,11 +205,11 @@ class _Writes:
         if self._writing is not None or not self._queue:
             return
         group, self._queue = self._queue, []
-        if not self._threaded:
-            self._settle(group, self._write(group))
+        if not self._awaited:
+            with Session(self._engine, expire_on_commit=False) as session:
+                self._settle(group, self._write(session, group))
             return
-        # In a worker thread the event loop goes on sending while the database answers.
-        self._writing = asyncio.get_running_loop().run_in_executor(None, self._write, group)
+        self._writing = asyncio.ensure_future(self._write_awaited(group))
         self._writing.add_done_callback(partial(self._written, group))
 
     def _written(self, group: list[_Step], writing: asyncio.Future[list[_Outcome]]) -> None:
@@ -211,21 +218,36 @@ class _Writes:
         if self._queue and self._timer is None:  # its time came while this group was written
             self._flush()
 
-    def _write(self, group: list[_Step]) -> list[_Outcome]:
+    async def _write_awaited(self, group: list[_Step]) -> list[_Outcome]:
+        """`_write` with the driver's round trips awaited on the event loop: the same code,
+        run by SQLAlchemy's asyncio bridge. (A worker thread would contend for the GIL.)"""
+        try:
+            if self._async_engine is None:
+                self._async_engine = create_async_engine(self._engine.url)
+            async with AsyncSession(self._async_engine, expire_on_commit=False) as session:
+                # sqlmodel's AsyncSession hands run_sync its own Session, typed as SQLAlchemy's.
+                return await session.run_sync(self._write, group)  # type: ignore[arg-type]
+        except Exception as exc:  # no connection: every step fails with the same error
+            return [(None, exc)] * len(group)
+
+    def _write(self, session: Session, group: list[_Step]) -> list[_Outcome]:
         """Each step's (result, error): all in one transaction, or each in its own if the
         group fails."""
         try:
-            with session_scope(self._engine) as session:
-                return [(result, None) for result in self._apply(session, group)]
+            results = self._apply(session, group)
+            session.commit()
+            return [(result, None) for result in results]
         except Exception as exc:
+            session.rollback()
             if len(group) == 1:
                 return [(None, exc)]
         outcomes: list[_Outcome] = []
         for step in group:
             try:
-                with session_scope(self._engine) as session:
-                    (result,) = self._apply(session, [step])
+                (result,) = self._apply(session, [step])
+                session.commit()
             except Exception as own:
+                session.rollback()
                 outcomes.append((None, own))
             else:
                 outcomes.append((result, None))
@@ -273,8 +295,8 @@ async def dispatch_due(app: Application, now: dt.datetime | None = None) -> int:
         GROUP_COMMIT_WINDOW,
         senders=lambda: len(running),
         # A server's round trips are waits the event loop can spend sending; SQLite's work
-        # is the process's own CPU, which a thread would only contend for.
-        threaded=svc.engine.dialect.name != "sqlite",
+        # is the process's own CPU, with nothing to wait for.
+        awaited=svc.engine.dialect.name != "sqlite",
     )
 
     async def one(subscription_id: int, owner: str) -> None:
