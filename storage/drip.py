@@ -26,6 +26,9 @@ from sqlmodel import Session, col, select
 from storage.db import InList
 from storage.models import Delivery, DeliveryStatus, Subscription, SubscriptionStatus, utcnow
 
+_T = Subscription.__table__  # type: ignore[attr-defined]
+_D = Delivery.__table__  # type: ignore[attr-defined]
+
 # The statements the engine runs for every message or installment are built once: building
 # and caching a statement costs more than running it on SQLite.
 _PENDING = (
@@ -36,7 +39,6 @@ _PENDING = (
     )
     .order_by(col(Delivery.seq))
 )
-_D_ITEM = Delivery.__table__.c.item  # type: ignore[attr-defined]
 # For add_deliveries, in one round trip: the rows of the items asked about, and the row with
 # the highest seq of the subscription.
 _EXISTING_AND_LAST = select(Delivery.thread_id, Delivery.item, Delivery.seq).where(
@@ -44,7 +46,7 @@ _EXISTING_AND_LAST = select(Delivery.thread_id, Delivery.item, Delivery.seq).whe
     or_(
         and_(
             col(Delivery.thread_id) == bindparam("thread_id"),
-            InList(_D_ITEM, "items"),
+            InList(_D.c.item, "items"),
         ),
         col(Delivery.seq)
         == select(func.max(Delivery.seq))
@@ -138,8 +140,6 @@ _MARK = (
 
 
 # Set-based statements for a group of deliveries (bot/dispatch.py's group commit).
-_T = Subscription.__table__  # type: ignore[attr-defined]
-_D = Delivery.__table__  # type: ignore[attr-defined]
 _RENEW_MANY = (
     update(Subscription)
     .where(
