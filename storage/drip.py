@@ -167,15 +167,12 @@ _EXISTING_MANY = sa_select(_D.c.subscription_id, _D.c.thread_id, _D.c.item).wher
     InList(_D.c.subscription_id, "ids"),
     InList(_D.c.item, "items"),
 )
+# What advance_subscriptions sets, besides the subscription it sets it on.
+_POSITION = ("thread_index", "next_post", "installments_sent", "idle_installments")
 _ADVANCE = (
     update(Subscription)
     .where(col(Subscription.id) == bindparam("subscription_id"))
-    .values(
-        thread_index=bindparam("thread_index"),
-        next_post=bindparam("next_post"),
-        installments_sent=bindparam("installments_sent"),
-        idle_installments=bindparam("idle_installments"),
-    )
+    .values({name: bindparam(name) for name in _POSITION})
 )
 _GONE = sa_select(_D.c.id).where(InList(_D.c.id, "ids"))
 
@@ -236,22 +233,11 @@ _INSERT_SET = (
     )
     .returning(_D.c.id, _D.c.thread_id, _D.c.item, _D.c.installment, _D.c.subscription_id)
 )
-_POSITIONS = _rows(
-    subscription_id=_T.c.id,
-    thread_index=_T.c.thread_index,
-    next_post=_T.c.next_post,
-    installments_sent=_T.c.installments_sent,
-    idle_installments=_T.c.idle_installments,
-)
+_POSITIONS = _rows(subscription_id=_T.c.id, **{name: _T.c[name] for name in _POSITION})
 _ADVANCE_SET = (
     update(Subscription)
     .where(_T.c.id == _POSITIONS.c.subscription_id)
-    .values(
-        thread_index=_POSITIONS.c.thread_index,
-        next_post=_POSITIONS.c.next_post,
-        installments_sent=_POSITIONS.c.installments_sent,
-        idle_installments=_POSITIONS.c.idle_installments,
-    )
+    .values({name: _POSITIONS.c[name] for name in _POSITION})
 )
 _FINISHES = _rows(
     subscription_id=_T.c.id,
