@@ -48,8 +48,19 @@ def text_with_media_links(rendered: RenderedPost) -> str:
     return rendered.text + tail
 
 
+def author_credit(thread: Thread) -> str:
+    """Name the author and their handle ("Lea Alhilali (@teachplaygrub)").
+
+    An import that knows only the handle uses it as the name too; it is shown once.
+    """
+    name, handle = thread.author.name, thread.author.handle
+    if not handle or name.lstrip("@").casefold() == handle.lstrip("@").casefold():
+        return handle or name
+    return f"{name} ({handle})"
+
+
 def credit_line(thread: Thread) -> str:
-    author = thread.author.handle or thread.author.name
+    author = author_credit(thread)
     if thread.source.url:
         return (
             f'By {escape(author)} · <a href="{escape(thread.source.url, quote=True)}">original</a>'
