@@ -90,9 +90,10 @@ def configured_secrets() -> dict[str, str]:
 
 def redact(text: str, secrets: Secrets | None = None) -> str:
     """Replace each known secret, and anything shaped like a bot token, with a placeholder."""
-    # Longest first: a secret that contains another is hidden whole.
-    for secret in sorted(secrets or {}, key=len, reverse=True):
-        text = text.replace(secret, (secrets or {})[secret])
+    if secrets:
+        # Longest first: a secret that contains another is hidden whole.
+        for secret in sorted(secrets, key=len, reverse=True):
+            text = text.replace(secret, secrets[secret])
     return _TOKEN.sub(TOKEN_PLACEHOLDER, text)
 
 

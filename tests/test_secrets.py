@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import signal
@@ -15,7 +16,14 @@ from sqlalchemy.engine import Engine
 
 from bot.app import build_application
 from bot.emulator import TelegramEmulator
-from bot.logs import redact, secret_values, setup_logging
+from bot.logs import (
+    RedactingStream,
+    configured_secrets,
+    redact,
+    secret_values,
+    setup_logging,
+)
+from bot.settings import Settings
 from bot.webhook import serve_webhook, webhook_secret
 from storage.db import make_engine
 from storage.migrate import upgrade
@@ -208,3 +216,37 @@ async def test_run_webhook_with_debug_logging_prints_no_secret(
     assert emulator.calls_of("setWebhook")[-1].params["secret_token"] == "odd-webhook-secret"
     assert "setWebhook" in result.stderr
     _assert_hidden(result.output, "odd-webhook-secret", TOKEN, TOKEN.split(":")[1])
+
+
+# -- which values are secret ------------------------------------------------------------
+
+
+def test_every_secret_setting_is_known_even_when_another_setting_is_invalid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", ODD_TOKEN)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://bot:odd-db-password@db/bot")
+    monkeypatch.delenv("WEBHOOK_SECRET", raising=False)
+    derived = webhook_secret(Settings(_env_file=None))  # type: ignore[call-arg]
+    expected = {ODD_TOKEN: "<token>", derived: "<webhook_secret>", "odd-db-password": "<password>"}
+    assert configured_secrets() == expected
+    monkeypatch.setenv("WEBHOOK_SECRET", "odd-webhook-secret")
+    monkeypatch.setenv("ADMIN_IDS", "alice")  # invalid: the secrets are still read
+    assert configured_secrets() == {
+        ODD_TOKEN: "<token>",
+        "odd-webhook-secret": "<webhook_secret>",
+        "odd-db-password": "<password>",
+    }
+
+
+def test_a_secret_written_in_pieces_is_still_hidden() -> None:
+    target = io.StringIO()
+    stream = RedactingStream(target, {"odd-webhook-secret": "<webhook_secret>"})
+    stream.write("secret: odd-web")
+    assert target.getvalue() == ""  # held until the line is whole
+    stream.write("hook-secret, token: 987654321:ABCdefGHIjklMNOpqrSTUvwxYZ012345\nnext")
+    assert target.getvalue() == "secret: <webhook_secret>, token: <token>\n"
+    stream.flush()  # a prompt, say: written without waiting for its line to end
+    assert target.getvalue().endswith("\nnext")
+    assert not hasattr(stream, "buffer")  # nothing can write bytes around the filter
