@@ -234,3 +234,16 @@ async def test_a_file_that_takes_too_long_to_read_is_given_up_with_a_clear_messa
     assert "Nothing was imported" in reply
     assert imported(harness) == []
     assert multiprocessing.active_children() == []  # the child was stopped, not left running
+
+
+async def test_an_oversized_file_of_unstated_size_is_refused_after_download(
+    harness: Harness,
+) -> None:
+    message = harness.emulator.send_document(
+        ADMIN_ID, "huge.md", b"# Big\n\n" + b"x" * (1024 * 1024 + 1), "text/plain"
+    )
+    del message["document"]["file_size"]  # Telegram may leave it out
+    await harness.settle()
+    assert "the limit is 1 MB. Split it" in harness.last_message(ADMIN_ID).content
+    assert "Nothing was imported" in harness.last_message(ADMIN_ID).content
+    assert imported(harness) == []

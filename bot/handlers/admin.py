@@ -528,6 +528,11 @@ async def _import_file(update: Update, context: Context, message: Message) -> No
     except (TimedOut, NetworkError):
         await _say(update, f"⚠️ Downloading {escape(filename)} timed out; send it again.")
         return
+    try:
+        check_import_file(filename, len(data))  # Telegram does not always say the size
+    except InputError as exc:
+        await _say(update, f"⚠️ {escape(str(exc))} Nothing was imported.")
+        return
     # Reading a big export takes seconds: in the background, so every chat is answered.
     svc.spawn(_import_in_background(context.bot, svc, chat.id, user.id, filename, data))
 
