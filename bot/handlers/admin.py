@@ -13,7 +13,9 @@ import datetime as dt
 import difflib
 import functools
 import logging
-import multiprocessing
+import os
+import pickle
+import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -549,12 +551,16 @@ async def _import_in_background(
         await bot.send_chat_action(chat_id, ChatAction.TYPING)
         try:
             result = await read_import(filename, data, svc.library())
-        except multiprocessing.TimeoutError:
+        except ReadTooSlow:
             await say(
                 f"⚠️ Reading {escape(filename)} took longer than {IMPORT_SECONDS:g} seconds, so "
                 "I stopped. Nothing was imported. Split it into smaller files (one thread "
                 "each) and send them one at a time."
             )
+            return
+        except ReadFailed as exc:
+            log.error("reading %s failed: %s", filename, exc)
+            await say(f"⚠️ I could not read {escape(filename)}; nothing was imported.")
             return
         if not result.ok:
             for part in split_html("\n".join(import_problem_lines(result))):
@@ -584,30 +590,40 @@ async def _import_in_background(
         log.warning("the report on %s did not reach %s: %s", filename, chat_id, exc)
 
 
+class ReadFailed(Exception):
+    """The child process reading an uploaded file ended without a result."""
+
+
+class ReadTooSlow(ReadFailed):
+    """Reading an uploaded file took longer than IMPORT_SECONDS; the reader was stopped."""
+
+
 async def read_import(filename: str, data: bytes, library: Library) -> ImportResult:
-    """`prepare_import` in a child process, stopped after IMPORT_SECONDS
-    (multiprocessing.TimeoutError): a hostile or huge file can neither hold up the bot nor
-    keep a core busy after it was given up on."""
-    return await asyncio.to_thread(
-        _read_in_child, prepare_import, filename, data, library, IMPORT_SECONDS
+    """`prepare_import` in a child process, stopped after IMPORT_SECONDS (ReadTooSlow): a
+    huge or hostile file can neither hold up the bot nor keep a core busy once given up."""
+    # The function travels by reference (module and name), so a stand-in works too.
+    payload = pickle.dumps((prepare_import, filename, data, library))
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.import_worker",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        # Whatever this process can import, the child can (the stand-in's module included).
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
-
-
-def _read_in_child(
-    parser: Callable[[str, bytes, Library], ImportResult],
-    filename: str,
-    data: bytes,
-    library: Library,
-    seconds: float,
-) -> ImportResult:
-    # A fork server forks each child from a small process that has the importers loaded
-    # already: a fresh interpreter per file would take a second to start, and forking the
-    # bot itself (threads and all) is unsafe.
-    children = multiprocessing.get_context("forkserver")
-    children.set_forkserver_preload(["bot.domain.admin"])
-    with children.Pool(1) as pool:  # leaving the block ends the child, finished or not
-        result: ImportResult = pool.apply_async(parser, (filename, data, library)).get(seconds)
-        return result
+    try:
+        output, errors = await asyncio.wait_for(child.communicate(payload), IMPORT_SECONDS)
+    except TimeoutError:
+        child.kill()
+        await child.wait()
+        raise ReadTooSlow from None
+    if child.returncode != 0:
+        last = errors.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise ReadFailed(f"exit status {child.returncode}: {last[0]}")
+    result: ImportResult = pickle.loads(output)
+    return result
 
 
 def import_problem_lines(result: ImportResult) -> list[str]:
