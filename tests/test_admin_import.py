@@ -3,6 +3,7 @@ valid import joins the library."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -199,6 +200,10 @@ def gated_prepare_import(filename: str, data: bytes, library: Library) -> Import
     return prepare_import(filename, rest, library)
 
 
+def crashing_prepare_import(filename: str, data: bytes, library: Library) -> ImportResult:
+    os._exit(3)
+
+
 def stuck_prepare_import(filename: str, data: bytes, library: Library) -> ImportResult:
     time.sleep(120)
     return prepare_import(filename, data, library)
@@ -244,4 +249,15 @@ async def test_an_oversized_file_of_unstated_size_is_refused_after_download(
     await harness.settle()
     assert "the limit is 1 MB. Split it" in harness.last_message(ADMIN_ID).content
     assert "Nothing was imported" in harness.last_message(ADMIN_ID).content
+    assert imported(harness) == []
+
+
+async def test_a_reader_that_dies_is_reported_and_nothing_is_imported(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(admin_handlers, "prepare_import", crashing_prepare_import)
+    await upload(harness, "lp-basics.yaml", GOOD_YAML.encode())
+    assert "I could not read lp-basics.yaml; nothing was imported" in (
+        harness.last_message(ADMIN_ID).content
+    )
     assert imported(harness) == []
