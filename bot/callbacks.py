@@ -95,8 +95,8 @@ _ONBOARDING_VALUES = {
 _SETTING = re.compile(rf"set:({'|'.join(SETTING_FIELDS)})")
 _FORGET = re.compile(r"forget:(yes|no)")
 _RETAKE = re.compile(rf"quiz:({SLUG})")
-# Lobbies posted before buttons stopped carrying the session id end in `:<id>`; the id is
-# ignored (the lobby message decides), so those lobbies keep working.
+# Lobby buttons of earlier versions end in `:<session id>`; the id is ignored (the lobby
+# message decides), so lobbies open during an upgrade keep working.
 _LOBBY = re.compile(r"gq:(join|leave|start)(?::[0-9]{1,19})?")
 _IMPORT = re.compile(r"imp:(ok|no):([0-9a-f]{12})")
 
@@ -195,7 +195,7 @@ async def _ignore_press(update: Update, _context: Any) -> None:
     query = update.callback_query
     assert query is not None
     data = query.data or ""
-    log.info("ignored a button press with unknown data %r", data[:MAX_DATA_BYTES])
+    log.info("ignored a button press (data %r)", data[:MAX_DATA_BYTES])
     await query.answer()
 
 

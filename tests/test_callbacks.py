@@ -106,7 +106,7 @@ def test_forged_data_decodes_to_nothing() -> None:
     assert decode(None) is None
 
 
-def test_lobby_buttons_from_before_the_change_still_decode() -> None:
+def test_lobby_buttons_of_earlier_versions_still_decode() -> None:
     assert decode("gq:join:42") == LobbyButton(LobbyAction.JOIN)
 
 

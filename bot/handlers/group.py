@@ -82,6 +82,7 @@ App = Application[Any, Any, Any, Any, Any, Any]
 JOB_PREFIX = "groupquiz:"
 GROUP_CHATS = (ChatType.GROUP, ChatType.SUPERGROUP)
 NAME_MAX = 64
+NAME_REMOVED = "(name removed)"  # a starter who asked to be forgotten
 RETRY_AFTER_ERROR = dt.timedelta(seconds=30)
 ADMIN_STATUSES = (ChatMember.OWNER, ChatMember.ADMINISTRATOR)
 SCORING_NOTE = (
@@ -152,9 +153,6 @@ def _display_name(user: User) -> str:
 def _starter(group_session: GroupSession) -> str:
     """The starter's name as shown (HTML); it is empty once they asked to be forgotten."""
     return escape(group_session.starter_name) or NAME_REMOVED
-
-
-NAME_REMOVED = "(name removed)"
 
 
 # --- commands --------------------------------------------------------------------------------
