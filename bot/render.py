@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from html import escape
 
-from content.models import POST_CAPTION_MAX, Post, Thread
+from content.models import MESSAGE_TEXT_LIMIT, POST_CAPTION_MAX, Post, Thread
 
 
 @dataclass(frozen=True)
@@ -88,3 +91,116 @@ def thread_end_text(
     else:
         lines.append("🎉 That was the whole thread. Use /quiz to revisit its questions.")
     return "\n".join(lines)
+
+
+# --- long texts -------------------------------------------------------------------------------
+
+_TAG = re.compile(r"(<[^>]*>)")
+_TAG_NAME = re.compile(r"<\s*([A-Za-z0-9-]+)")
+# The entities Telegram decodes; anything else after "&" counts as written.
+_ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6});")
+
+
+def split_html(text: str, limit: int = MESSAGE_TEXT_LIMIT) -> list[str]:
+    """Split Telegram HTML into messages of at most `limit` characters as Telegram counts
+    them (after the markup is parsed, in UTF-16 units), in order.
+
+    Cuts fall between lines; a line longer than a message is cut at a space (between any
+    two characters when it has none), never inside a tag or an entity. Tags open at a cut
+    are closed at the end of one part and opened again at the start of the next. Parts
+    with nothing to read are left out.
+    """
+    parts: list[str] = []
+    open_tags: list[str] = []  # as written, at the current point
+    head: list[str] = []  # the tags open where the current part starts
+    lines: list[str] = []
+    size = 0
+
+    def flush() -> None:
+        nonlocal head, lines, size
+        body = "\n".join(lines)
+        if _plain(body).strip():
+            closing = "".join(f"</{_tag_name(tag)}>" for tag in reversed(open_tags))
+            parts.append("".join(head) + body + closing)
+        head, lines, size = list(open_tags), [], 0
+
+    for line in text.split("\n"):
+        for piece, continues_line in _pieces(line, limit):
+            length = _length(piece)
+            if lines and (continues_line or size + 1 + length > limit):
+                flush()
+            size += length + (1 if lines else 0)
+            lines.append(piece)
+            _track_tags(piece, open_tags)
+    flush()
+    return parts
+
+
+def _pieces(line: str, limit: int) -> Iterator[tuple[str, bool]]:
+    """The line, or pieces of it that each fit in `limit`; True for every piece but the first."""
+    if _length(line) <= limit:
+        yield line, False
+        return
+    piece: list[str] = []
+    room = limit
+    first = True
+    for token in _TAG.split(line):
+        if not token:
+            continue
+        if token.startswith("<"):
+            piece.append(token)
+            continue
+        plain = _plain(token)
+        while _utf16(plain) > room:
+            cut = _cut(plain, room)
+            if cut == 0 and not _plain("".join(piece)):
+                cut = 1  # a character wider than a whole message: send it alone anyway
+            piece.append(escape(plain[:cut], quote=False))
+            yield "".join(piece), not first
+            first, piece, room = False, [], limit
+            plain = plain[cut:].lstrip(" ")
+        piece.append(escape(plain, quote=False))
+        room -= _utf16(plain)
+    if piece:
+        yield "".join(piece), not first
+
+
+def _cut(plain: str, room: int) -> int:
+    """Where to cut `plain` so the first part fits in `room`: after the last space that
+    fits, else as many characters as fit."""
+    fits = 0
+    used = 0
+    for index, char in enumerate(plain):
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > room:
+            break
+        fits = index + 1
+    space = plain.rfind(" ", 0, fits + 1)
+    return space if space > 0 else fits
+
+
+def _track_tags(piece: str, open_tags: list[str]) -> None:
+    for tag in _TAG.findall(piece):
+        if tag.startswith("</"):
+            if open_tags:
+                open_tags.pop()
+        else:
+            open_tags.append(tag)
+
+
+def _tag_name(tag: str) -> str:
+    match = _TAG_NAME.match(tag)
+    return match[1] if match else ""
+
+
+def _plain(fragment: str) -> str:
+    """The text Telegram shows for an HTML fragment: tags dropped, entities decoded."""
+    return _ENTITY.sub(lambda m: html.unescape(m[0]), _TAG.sub("", fragment))
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _length(fragment: str) -> int:
+    return _utf16(_plain(fragment))
