@@ -234,8 +234,11 @@ def test_threadreader_page_banner_gives_author_and_announced_count() -> None:
     ]
     assert thread.status == "partial"
     assert any("announces 4 posts but 3 were found" in n for n in report.notes)
-    assert any("post 2 had an image that the unroll does not link" in n for n in report.notes)
+    assert any("post(s) 2 had an image or video that the page does not link" in n for n in report.notes)
     assert all(not p.media for p in thread.posts)
+    # The page shows its media markers, so the posts without one have no media.
+    assert [p.has_media for p in thread.posts] == [False, True, False]
+    assert thread.source.announced_posts == 4
 
 
 PAGE_WITH_MORE_THREADS = """\
@@ -348,7 +351,7 @@ def test_readwise_obsidian_seed_is_one_thread_with_media_and_links() -> None:
     assert all(p.media[0].startswith("https://pbs.twimg.com/media/") for p in thread.posts)
     assert len({p.url for p in thread.posts if p.url}) == 12
     assert thread.author.handle == "@teachplaygrub" and thread.author.name == "teachplaygrub"
-    assert thread.source.url == "https://twitter.com/teachplaygrub/status/1563306679910817792"
+    assert thread.source.url == "https://x.com/teachplaygrub/status/1563306679910817792"
     assert thread.source.imported_from == "Readwise export (Obsidian)"
     assert thread.source.kind == "tweetorial"
     assert thread.source.published == dt.date(2022, 8, 26)

@@ -19,6 +19,7 @@ Format detection (`detect_format`), first match wins:
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from content.importers import markdown, readwise, threadreader
@@ -74,9 +75,15 @@ def _coerce_format(format: ImportFormat | str) -> ImportFormat:
 
 
 def import_text(
-    text: str, format: ImportFormat | str = "auto", source_name: str = ""
+    text: str,
+    format: ImportFormat | str = "auto",
+    source_name: str = "",
+    today: dt.date | None = None,
 ) -> ImportReport:
-    """Turn an export into Thread drafts; raise ContentImportError when that is impossible."""
+    """Turn an export into Thread drafts; raise ContentImportError when that is impossible.
+
+    `today` dates what a page shows without a year (default: today in UTC)."""
+    today = today or dt.datetime.now(dt.UTC).date()
     fmt = _coerce_format(format)
     what = f"{source_name}" if source_name else "the text"
     text = check_nonempty(text, what)
@@ -93,7 +100,7 @@ def import_text(
                 "'## Highlights'; Logseq: '- ' blocks under the page properties)"
             )
     elif fmt is ImportFormat.threadreader:
-        drafts, found = threadreader.parse(text)
+        drafts, found = threadreader.parse(text, today)
         notes.extend(found)
         if not drafts:
             raise no_posts("nothing but Thread Reader page furniture in the text")
