@@ -234,7 +234,9 @@ def test_threadreader_page_banner_gives_author_and_announced_count() -> None:
     ]
     assert thread.status == "partial"
     assert any("announces 4 posts but 3 were found" in n for n in report.notes)
-    assert any("post(s) 2 had an image or video that the page does not link" in n for n in report.notes)
+    assert any(
+        "post(s) 2 had an image or video that the page does not link" in n for n in report.notes
+    )
     assert all(not p.media for p in thread.posts)
     # The page shows its media markers, so the posts without one have no media.
     assert [p.has_media for p in thread.posts] == [False, True, False]
@@ -373,7 +375,8 @@ def test_readwise_logseq_fixture_keeps_posts_and_turns_notes_into_report_notes()
         "No one is sure of how EBPs wor",
         "In reality, it is probably bot",
     ]
-    assert thread.posts[0].text == CSF_FIRST
+    # Logseq continuation lines are the tweet's paragraphs.
+    assert thread.posts[0].text == CSF_FIRST.replace("\n", "\n\n")
     assert "other CSF leaks." in thread.posts[1].text  # [[CSF leaks]] is plain text
     assert all(len(p.media) == 1 and p.url for p in thread.posts)
     assert not any("id::" in p.text or "Note" in p.text for p in thread.posts)

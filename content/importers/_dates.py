@@ -72,7 +72,9 @@ def find_date(text: str) -> PageDate | None:
         found.append(
             (
                 m.start(),
-                PageDate(int(m.group("mon")), int(m.group("day")), int(m.group("year")), m.group(0)),
+                PageDate(
+                    int(m.group("mon")), int(m.group("day")), int(m.group("year")), m.group(0)
+                ),
             )
         )
     if not found:

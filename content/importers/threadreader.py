@@ -75,7 +75,7 @@ from content.importers._common import (
     with_quote,
 )
 from content.importers._dates import DATE_PATTERN, PageDate, find_date, is_date_line
-from content.importers._links import has_short_media_link, status_url, tweet_id, tweet_date
+from content.importers._links import has_short_media_link, status_url, tweet_date, tweet_id
 from content.models import Author, Post
 
 IMPORTED_FROM = "Thread Reader App unroll"
@@ -418,9 +418,7 @@ def _strong_ahead(lines: list[str], start: int, number: int) -> bool:
     return False
 
 
-def _quote_head(
-    lines: list[str], at: int, line: str, post: _RawPost
-) -> tuple[Quote, int] | None:
+def _quote_head(lines: list[str], at: int, line: str, post: _RawPost) -> tuple[Quote, int] | None:
     """A quoted tweet's head at `line` ("Name @handle" + a date, or "@handle" after a name
     line and before a date); return it and the index after it."""
     nxt = _nonblank(lines, at + 1, 1)
@@ -428,7 +426,9 @@ def _quote_head(
     m = _QUOTE_HEAD_RE.match(line)
     if m and len(line) <= 100:
         if m.group("date"):
-            return Quote("", m.group("name").strip(" ·-"), m.group("handle"), m.group("date")), at + 1
+            return Quote(
+                "", m.group("name").strip(" ·-"), m.group("handle"), m.group("date")
+            ), at + 1
         if next_is_date:
             date = lines[nxt[0]].strip().lstrip("·• ")
             return Quote("", m.group("name").strip(" ·-"), m.group("handle"), date), nxt[0] + 1
@@ -495,10 +495,10 @@ def _split_threads(text: str) -> _Page:
             close()
             continue
         if (m := _PROFILE_RE.match(line)) and _is_name(m.group("name") or "Name"):
-            header, end = _profile_header(lines, index, m)
+            header, after = _profile_header(lines, index, m)
             # Inside a thread, "... profile picture" is text unless a header follows it.
             if current is None or header.page or header.handle:
-                i = end
+                i = after
                 close()
                 if header.page:
                     teaser = None
@@ -709,7 +709,9 @@ def _draft(thread: _RawThread, page: _Page, today: dt.date) -> Draft | None:
         position = len(posts) + 1
         if raw.quote is not None and quote_text:
             quoted.append(position)
-            text = with_quote(text, Quote(quote_text, raw.quote.name, raw.quote.handle, raw.quote.date))
+            text = with_quote(
+                text, Quote(quote_text, raw.quote.name, raw.quote.handle, raw.quote.date)
+            )
         if not text:
             text = IMAGE_ONLY_TEXT
         if had_media and not media:
