@@ -146,7 +146,7 @@ _MARKER_RE = re.compile(
 )
 # The same numbering at the end of a post: "... 2/4", "... (3/12)", "10/N END", "... 5/ 🧵".
 _TRAILING_MARKER_RE = re.compile(
-    r"""(?:^|(?<=\s))(?:🧵[ \t]*)?(?:
+    r"""(?:^|(?<=\s))(?:
         [(\[]\s*(?P<pn>\d{1,3})\s*/\s*(?P<pt>\d{1,3}|[nN])\s*[)\]]
       | (?P<n>\d{1,3})[ \t]*/[ \t]*(?P<t>\d{1,3}|[nN])?
     )(?P<end>[ \t]*(?:(?-i:END|FIN)|/end|/fin)\.?)?[ \t]*(?:(?:🧵|👇|⬇️|⬇|↓)[ \t]*)*$""",

@@ -78,6 +78,7 @@ CSV_COLUMNS = (
     "Highlighted at",
     "Document tags",
 )
+_CATEGORY_TAGS = {"tweets", "tweet", "readwise", "articles", "books", "podcasts"}
 _GENERIC_ALT = {"", "image", "img", "photo", "picture", "rw-book-cover", "media"}
 
 _LOGSEQ_PROP_RE = re.compile(r"^(?:-\s+)?(?P<key>[A-Za-z][\w-]{0,40})::\s?(?P<value>.*)$")
@@ -287,12 +288,8 @@ def _parse_logseq(text: str) -> list[_Doc]:
 # --------------------------------------------------------------------------- both
 
 
-def _image_text(m: re.Match[str]) -> str:
-    alt = m.group("alt").strip()
-    return "" if alt.casefold() in _GENERIC_ALT else f"\nImage: {alt}\n"
-
-
-def _clean_highlight(lines: list[str]) -> tuple[str, list[str], str | None]:
+def _clean_highlight(lines: list[str]) -> tuple[str, list[str], str | None, list[str]]:
+    """The highlight's text, image URLs, tweet link and image alt texts."""
     text = "\n".join(lines)
     url = None
     m = _VIEW_LINK_RE.search(text)
@@ -300,7 +297,12 @@ def _clean_highlight(lines: list[str]) -> tuple[str, list[str], str | None]:
         url = m.group("url")
     text = _VIEW_LINK_RE.sub("", text)
     media = [m.group("url") for m in _IMAGE_RE.finditer(text)]
-    text = _IMAGE_RE.sub(_image_text, text)
+    alts = [
+        html.unescape(m.group("alt").strip())
+        for m in _IMAGE_RE.finditer(text)
+        if m.group("alt").strip().casefold() not in _GENERIC_ALT
+    ]
+    text = _IMAGE_RE.sub("", text)
     text = _LINK_RE.sub(
         lambda m: (
             m.group("url")
@@ -312,7 +314,7 @@ def _clean_highlight(lines: list[str]) -> tuple[str, list[str], str | None]:
     text = _unwiki(text)
     text = re.sub(r"(\*\*|__)([^\n]{1,300}?)\1", r"\2", text)
     text = re.sub(r"==([^\n]{1,300}?)==", r"\1", text)
-    return tidy(split_glued_hashtags(text)), media, url
+    return tidy(split_glued_hashtags(text)), media, url, alts
 
 
 def _meta(doc: _Doc, *keys: str) -> str:
@@ -338,6 +340,7 @@ class _Item:
     media: list[str]
     url: str | None
     highlight: _Highlight
+    alts: list[str] = field(default_factory=list)
     number: int | None = None
     total: int | None = None
     final: bool = False
@@ -393,9 +396,9 @@ def _draft(group: list[_Doc]) -> Draft | None:
     items: list[_Item] = []
     for doc in group:
         for highlight in doc.highlights:
-            text, media, url = _clean_highlight(highlight.lines)
+            text, media, url, alts = _clean_highlight(highlight.lines)
             if text or media:
-                items.append(_Item(text, media, url, highlight))
+                items.append(_Item(text, media, url, highlight, alts))
     if not items:
         return None
 
@@ -436,7 +439,8 @@ def _draft(group: list[_Doc]) -> Draft | None:
     tags: list[str] = []
     for item in items:
         position = len(posts) + 1
-        text = item.text
+        # The alt text describes the image for those who cannot see it: keep it.
+        text = "\n\n".join([item.text, *(f"Image: {alt}" for alt in item.alts)]).strip()
         if not text:
             text = IMAGE_ONLY_TEXT
             notes.append(f"post {position} is only an image; write a caption or remove it")
@@ -474,7 +478,7 @@ def _draft(group: list[_Doc]) -> Draft | None:
         imported_from=first.variant,
         published=published,
         status=status,
-        tags=clean_tags(t for t in [*doc_tags, *tags] if t.lower() not in ("tweets", "readwise")),
+        tags=clean_tags(t for t in [*doc_tags, *tags] if t.lower() not in _CATEGORY_TAGS),
         notes=status_msgs + notes,
         announced=announced,
     )
@@ -529,14 +533,16 @@ def _parse_csv(text: str) -> list[_Doc]:
             doc = _Doc(CSV, title=title)
             doc.meta["full title"] = title
             doc.meta["author"] = author
-            doc_tags = cells.get("document tags", "")
-            doc.meta["document tags"] = doc_tags
-            tweets = re.search(r"\bon (?:twitter|x)\s*$", author, re.I) or re.search(
-                r"(?:^|[,\s#])tweets?(?:$|[,\s])", doc_tags, re.I
-            )
-            if tweets or re.match(r"^\s*@\w{1,15}\s*$", author):
-                doc.meta["category"] = "tweets"
             docs[(title, author)] = doc
+        doc_tags = cells.get("document tags", "").strip()
+        if doc_tags:
+            known = doc.meta.get("document tags", "")
+            doc.meta["document tags"] = f"{known}, {doc_tags}" if known else doc_tags
+        tweets = re.search(r"\bon (?:twitter|x)\s*$", author, re.I) or re.search(
+            r"(?:^|[,\s#])tweets?(?:$|[,\s])", doc_tags, re.I
+        )
+        if tweets or re.match(r"^\s*@\w{1,15}\s*$", author):
+            doc.meta["category"] = "tweets"
         highlight = _Highlight(
             lines=cells.get("highlight", "").split("\n"),
             location=_location(cells.get("location type", ""), cells.get("location", "")),

@@ -51,6 +51,7 @@ _IMAGE_LINE_RE = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _GENERIC_ALT = {"", "image", "img", "photo", "picture", "media"}
+_THREAD_OPENING_RE = re.compile(r"🧵|👇|\b(?:a |this )?(?:thread|tweetorial)\b", re.IGNORECASE)
 
 
 def split_front_matter(text: str) -> tuple[dict[str, str], str]:
@@ -125,18 +126,32 @@ class _Piece:
     final: bool = False
 
 
-def _weak_starts(texts: list[str]) -> bool:
-    """True when at least two posts in a row start with "1." / "2." (or "1)", "2)")."""
-    markers = [parse_marker(t) for t in texts]
-    return any(
-        a is not None and b is not None and a.style == b.style != "/" and b.number == a.number + 1
-        for a, b in itertools.pairwise(markers)
-    )
+def _provisional(text: str) -> int | None:
+    """The post number a strong marker at the start, or a number line at the end, gives."""
+    lead = parse_marker(text)
+    if lead is not None and lead.style == "/":
+        return lead.number
+    end = parse_trailing_marker(text)
+    return end.number if end is not None else None
+
+
+def _weak_ok(texts: list[str], index: int, number: int) -> bool:
+    """A "2." or "2)" starting a post is its number when a neighbour is numbered 1 or 3, or
+    another post in a row starts the same way."""
+    before = texts[index - 1] if index > 0 else None
+    after = texts[index + 1] if index + 1 < len(texts) else None
+    for other, want in ((before, number - 1), (after, number + 1)):
+        if other is None:
+            continue
+        lead = parse_marker(other)
+        if (lead is not None and lead.number == want) or _provisional(other) == want:
+            return True
+    return False
 
 
 def number_pieces(texts: list[str]) -> list[_Piece]:
     """Take the numbering (start or end) and end words off each post."""
-    weak_ok = _weak_starts(texts)
+    texts = [strip_end_words(raw.strip())[0] for raw in texts]
     inline_ends = set()
     for text in texts:
         end = parse_trailing_marker(text)
@@ -144,11 +159,11 @@ def number_pieces(texts: list[str]) -> list[_Piece]:
             inline_ends.add(end.number)
     inline_ok = any(n + 1 in inline_ends for n in inline_ends)
     pieces: list[_Piece] = []
-    for raw in texts:
+    for index, raw in enumerate(texts):
         piece = _Piece(raw)
-        text, final = strip_end_words(raw.strip())
+        text, final = strip_end_words(raw)
         lead = parse_marker(text)
-        if lead is not None and (lead.style == "/" or weak_ok):
+        if lead is not None and (lead.style == "/" or _weak_ok(texts, index, lead.number)):
             piece.number, piece.total = lead.number, lead.total
             final = final or lead.final
             text = lead.rest
@@ -170,16 +185,18 @@ def number_pieces(texts: list[str]) -> list[_Piece]:
     return pieces
 
 
-def _media(text: str) -> tuple[str, list[str]]:
+def take_images(text: str) -> tuple[str, list[str], list[str]]:
+    """Remove "![alt](url)" images and image URLs on lines of their own; return the text,
+    the image URLs and the alt texts worth keeping."""
     media = [m.group("url") for m in _IMAGE_MD_RE.finditer(text)]
-
-    def alt(m: re.Match[str]) -> str:
-        words = m.group("alt").strip()
-        return "" if words.casefold() in _GENERIC_ALT else f"Image: {words}"
-
-    text = _IMAGE_MD_RE.sub(alt, text)
+    alts = [
+        m.group("alt").strip()
+        for m in _IMAGE_MD_RE.finditer(text)
+        if m.group("alt").strip().casefold() not in _GENERIC_ALT
+    ]
+    text = _IMAGE_MD_RE.sub("", text)
     media.extend(m.group("url") for m in _IMAGE_LINE_RE.finditer(text))
-    return tidy(_IMAGE_LINE_RE.sub("", text)), media
+    return tidy(_IMAGE_LINE_RE.sub("", text)), media, alts
 
 
 def parse(text: str, source_name: str = "") -> list[Draft]:
@@ -190,24 +207,35 @@ def parse(text: str, source_name: str = "") -> list[Draft]:
     for block in blocks(body):
         parts, last = _split_at_numbers(block, last)
         texts.extend(parts)
-    pieces = [p for p in number_pieces(texts) if p.text]
-    if not pieces:
+    taken = [take_images(t) for t in texts]
+    pieces = number_pieces([words for words, _, _ in taken])
+    kept = [(p, media, alts) for p, (_, media, alts) in zip(pieces, taken, strict=True)]
+    merged: list[tuple[_Piece, list[str], list[str]]] = []
+    for piece, media, alts in kept:
+        if not piece.text and media and merged and piece.number is None:
+            # An image pasted on its own after a post belongs to that post.
+            merged[-1][1].extend(media)
+            merged[-1][2].extend(alts)
+        elif piece.text or media:
+            merged.append((piece, media, alts))
+    kept = merged
+    if not kept:
         return []
-    numbers = [p.number for p in pieces]
+    numbers = [p.number for p, _, _ in kept]
     if all(n is not None for n in numbers) and len(set(numbers)) == len(numbers):
-        pieces.sort(key=lambda p: p.number or 0)
+        kept.sort(key=lambda item: item[0].number or 0)
     posts = []
-    for piece in pieces:
-        words, media = _media(piece.text)
+    for piece, media, alts in kept:
+        words = "\n\n".join([piece.text, *(f"Image: {alt}" for alt in alts)]).strip()
         has_media = True if media or has_short_media_link(words) else None
         posts.extend(fit_post(words, media, has_media=has_media))
     if not posts:
         return []
     numbered = [n for n in numbers if n is not None]
-    totals = [p.total for p in pieces if p.total is not None]
+    totals = [p.total for p, _, _ in kept if p.total is not None]
     announced = max(totals) if totals else None
     status, notes = status_notes(
-        numbered if len(numbered) == len(numbers) else [], announced, len(pieces)
+        numbered if len(numbered) == len(numbers) else [], announced, len(kept)
     )
     if numbered and len(numbered) != len(numbers):
         notes.append(
@@ -246,4 +274,8 @@ def looks_like(text: str) -> bool:
         return True
     numbers = [p.number for p in number_pieces(parts) if p.number is not None]
     consecutive = sum(1 for a, b in itertools.pairwise(numbers) if b == a + 1)
-    return consecutive >= 1 and len(numbers) * 2 >= len(parts)
+    if consecutive >= 1 and len(numbers) * 2 >= len(parts):
+        return True
+    # An un-numbered thread: it says so at the start, and every post is tweet-sized.
+    opening = _THREAD_OPENING_RE.search(parts[0])
+    return bool(opening) and len(parts) >= 3 and short == len(parts)

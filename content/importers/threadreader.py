@@ -463,6 +463,8 @@ def _split_threads(text: str) -> _Page:
         nonlocal current
         current = None
 
+    names: dict[str, str] = {}  # handle -> display name, from the page headers
+
     def start(marker: Marker | None, body: str) -> _RawThread:
         nonlocal pending
         header = pending
@@ -470,6 +472,10 @@ def _split_threads(text: str) -> _Page:
             header.teaser = True
             header.handle = header.handle or teaser.handle
             header.name = header.name or teaser.name
+            if header.handle and not header.name:
+                header.name = names.get(header.handle.lower())
+        elif header.handle and header.name:
+            names[header.handle.lower()] = header.name
         thread = _RawThread(header=header)
         pending = _Header()
         thread.start_post(marker, body)
@@ -740,11 +746,12 @@ def _draft(thread: _RawThread, page: _Page, today: dt.date) -> Draft | None:
     declared = max([*totals, *([header.declared] if header.declared else [])] or [0]) or None
     status, status_msgs = status_notes(numbers, declared, count)
     explicit_end = any(p.final for p in raw_posts)
-    if header.teaser and (declared is None or declared > count) and status == "complete":
+    if header.teaser and (declared is None or declared > count):
+        who = f"@{header.handle}" if header.handle else (header.name or "the author")
         status = "partial"
         status_msgs.append(
-            "partial: a teaser from “More from” with only the opening posts; import the "
-            "whole thread to complete it"
+            f"a teaser from “More from {who}”: only its opening posts are on the page; "
+            "import the whole thread to complete it"
         )
     elif page.marks_ends and not thread.closed and not explicit_end and not header.teaser:
         status = "partial"
