@@ -51,6 +51,7 @@ from content.importers._common import (
     finish,
     no_posts,
     parse_marker,
+    parse_trailing_marker,
 )
 
 __all__ = ["ContentImportError", "ImportFormat", "ImportReport", "detect_format", "import_text"]
@@ -70,11 +71,16 @@ _FORMATS = (
 
 
 def _numbered_posts(text: str) -> bool:
-    numbers: set[int] = set()
+    """Lines starting (or ending) with post numbers: two different ones, one of them 1 or 2."""
+    starts: set[int] = set()
+    ends: set[int] = set()
     for line in text.split("\n"):
         marker = parse_marker(line)
         if marker is not None and marker.style == "/":
-            numbers.add(marker.number)
+            starts.add(marker.number)
+        elif (end := parse_trailing_marker(line)) is not None and end.style == "/":
+            ends.add(end.number)
+        for numbers in (starts, ends):
             if len(numbers) >= 2 and numbers & {1, 2}:
                 return True
     return False

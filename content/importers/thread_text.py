@@ -21,7 +21,6 @@ Rules:
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass
 
@@ -273,8 +272,8 @@ def looks_like(text: str) -> bool:
     if separator(body) in ("rule", "gap") and short * 4 >= len(parts) * 3:
         return True
     numbers = [p.number for p in number_pieces(parts) if p.number is not None]
-    consecutive = sum(1 for a, b in itertools.pairwise(numbers) if b == a + 1)
-    if consecutive >= 1 and len(numbers) * 2 >= len(parts):
+    in_sequence = any(n + 1 in numbers for n in numbers)
+    if in_sequence and len(numbers) * 2 >= len(parts):
         return True
     # An un-numbered thread: it says so at the start, and every post is tweet-sized.
     opening = _THREAD_OPENING_RE.search(parts[0])

@@ -447,6 +447,7 @@ class _Page:
     threads: list[_RawThread]
     marks_ends: bool
     shows_media: bool
+    dropped: list[str]
 
 
 def _split_threads(text: str) -> _Page:
@@ -458,9 +459,21 @@ def _split_threads(text: str) -> _Page:
     pending = _Header()
     teaser: _Header | None = None
     marks_ends = shows_media = False
+    dropped: list[str] = []
 
     def close() -> None:
         nonlocal current
+        current = None
+
+    def header_follows() -> None:
+        """A header line ends the thread above it, unless those lines were the header's
+        own (bio lines above the meta line): then they are dropped, never a thread."""
+        nonlocal current
+        if current is not None and not current.marked and len(current.posts) == 1:
+            lines_above = [t for kind, t in current.posts[0].lines if kind == "t" and t]
+            if 0 < len(lines_above) <= _BIO_MAX_LINES and all(len(t) <= 160 for t in lines_above):
+                threads.remove(current)
+                dropped.extend(lines_above)
         current = None
 
     names: dict[str, str] = {}  # handle -> display name, from the page headers
@@ -523,7 +536,7 @@ def _split_threads(text: str) -> _Page:
             continue
         if index in banners:
             header, meta_at = banners[index]
-            close()
+            header_follows()
             teaser = None
             pending.merge(header)
             i = _header_tail(lines, meta_at, pending)
@@ -533,7 +546,7 @@ def _split_threads(text: str) -> _Page:
             pending.handle = m.group("handle")
             continue
         if meta := _meta(line):
-            close()
+            header_follows()
             teaser = None
             _apply_meta(pending, meta)
             continue
@@ -550,7 +563,7 @@ def _split_threads(text: str) -> _Page:
         if _FURNITURE_RE.match(line):
             continue
 
-        if current is not None and current.posts and current.last.has_text():
+        if "@" in line and current is not None and current.posts and current.last.has_text():
             quote = _quote_head(lines, index, line, current.last)
             if quote is not None:
                 current.last.quote, i = quote
@@ -564,6 +577,9 @@ def _split_threads(text: str) -> _Page:
                 current.last.media_marks += marks
             continue
         marker = parse_marker(core)
+        if current is None and marker is None:
+            # An un-numbered opening: its line may still end with a number ("... 1/").
+            current = start(None, "")
         if current is None:
             current = start(marker, marker.rest if marker else core)
         elif current.quoting and not (
@@ -604,7 +620,7 @@ def _split_threads(text: str) -> _Page:
         current.last.media_marks += marks
         if marks and not current.marked:
             current.last.closed = True
-    return _Page(threads, marks_ends, shows_media)
+    return _Page(threads, marks_ends, shows_media, dropped)
 
 
 def _ends_open_post(thread: _RawThread, marker: Marker) -> bool:
@@ -819,4 +835,7 @@ def parse(text: str, today: dt.date) -> tuple[list[Draft], list[str]]:
         seen.add(key)
         drafts.append(draft)
     notes = [f"{repeated} repeated thread(s) removed"] if repeated else []
+    if page.dropped:
+        shown = ", ".join(f"“{line[:40]}”" for line in page.dropped[:3])
+        notes.append(f"{len(page.dropped)} header line(s) above a thread dropped ({shown})")
     return drafts, notes
