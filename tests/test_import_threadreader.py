@@ -308,3 +308,29 @@ def test_quote_written_on_two_lines_with_a_date_is_a_quote() -> None:
     )
     assert thread.posts[2].text == "Agreed."
     assert thread.author.handle is None
+
+
+def test_handle_on_the_name_line_or_the_meta_line_is_the_authors() -> None:
+    page = "Jane Doe, MD (@janedoe) Profile picture\n3 tweets 1 min read Read on X\n" + POSTS
+    (thread,) = import_text(page, today=TODAY).threads
+    assert (thread.author.name, thread.author.handle) == ("Jane Doe, MD", "@janedoe")
+    page = "Jane Doe, MD Profile picture\n@janedoe · Mar 3, 2023 · 3 tweets · 1 min read\n" + POSTS
+    (thread,) = import_text(page, today=TODAY).threads
+    assert (thread.author.name, thread.author.handle) == ("Jane Doe, MD", "@janedoe")
+    assert thread.source.published == dt.date(2023, 3, 3)
+
+
+def test_unnumbered_page_with_one_tweet_a_line_splits_at_each_line() -> None:
+    page = (
+        "Jane Doe Profile picture\nMar 3, 2023 · 4 tweets · 1 min read · Read on X\n"
+        "Acute blood is bright on CT.\nIt fades over one to three weeks.\n"
+        "Chronic blood is dark, like CSF.\n• • •\n"
+    )
+    report = import_text(page, today=TODAY)
+    (thread,) = report.threads
+    assert [p.text for p in thread.posts] == [
+        "Acute blood is bright on CT.",
+        "It fades over one to three weeks.",
+        "Chronic blood is dark, like CSF.",
+    ]
+    assert thread.status == "partial"  # 4 announced, 3 found

@@ -88,7 +88,8 @@ _END_RE = re.compile(
 )
 _SEP = r"[\s•·,|–—-]*"
 _META_RE = re.compile(
-    rf"^(?P<date>{DATE_PATTERN})?{_SEP}"
+    r"^(?:@(?P<handle>\w{1,15})\s*[·•]?\s*)?"
+    rf"(?P<date>{DATE_PATTERN})?{_SEP}"
     r"(?:(?P<count>\d{1,4})\s+(?:tweets?|posts?))?"
     rf"{_SEP}(?P<read>\d{{1,4}}\s+min(?:ute)?s?\s+read)?{_SEP}"
     r"(?P<logo>(?:twitter|x)\s+logo)?\s*"
@@ -262,6 +263,8 @@ def _is_header_line(line: str) -> bool:
 
 def _apply_meta(header: _Header, m: re.Match[str]) -> None:
     header.page = True
+    if m.group("handle"):
+        header.handle = header.handle or m.group("handle")
     if m.group("count"):
         header.declared = int(m.group("count"))
     if m.group("date"):
@@ -314,9 +317,22 @@ def _header_tail(lines: list[str], start: int, header: _Header) -> int:
     return max(k, start + 1)
 
 
+_NAME_WITH_HANDLE_RE = re.compile(r"^(?P<name>[^@]*?)\s*[(\[]?@(?P<handle>\w{1,15})[)\]]?$")
+
+
+def _name_and_handle(text: str) -> tuple[str | None, str | None]:
+    """'Jane Doe, MD' or 'Jane Doe (@janedoe)' -> name and handle."""
+    text = text.strip()
+    m = _NAME_WITH_HANDLE_RE.match(text)
+    if m:
+        return m.group("name").strip(" ·-") or None, m.group("handle")
+    return text or None, None
+
+
 def _profile_header(lines: list[str], at: int, m: re.Match[str]) -> tuple[_Header, int]:
     """Read the header that starts with a "Name Profile picture" line; return where it ends."""
-    header = _Header(name=(m.group("name") or m.group("after") or "").strip() or None)
+    name, handle = _name_and_handle(m.group("name") or m.group("after") or "")
+    header = _Header(name=name, handle=handle)
     ahead = _nonblank(lines, at + 1, _HEADER_LOOKAHEAD)
     meta_at = None
     for k in ahead:
@@ -342,7 +358,7 @@ def _profile_header(lines: list[str], at: int, m: re.Match[str]) -> tuple[_Heade
     elif between and header.name and between[0] == header.name:
         used = 1
     if used < len(between) and (h := _HANDLE_RE.match(between[used])):
-        header.handle = h.group("handle")
+        header.handle = header.handle or h.group("handle")
         used += 1
     if meta_at is None:
         return header, (ahead[used - 1] + 1) if used else at + 1
@@ -513,7 +529,9 @@ def _split_threads(text: str) -> _Page:
                 current.closed = True
             close()
             continue
-        if (m := _PROFILE_RE.match(line)) and _is_name(m.group("name") or "Name"):
+        if (m := _PROFILE_RE.match(line)) and _is_name(
+            _name_and_handle(m.group("name") or m.group("after") or "")[0] or "Name"
+        ):
             header, after = _profile_header(lines, index, m)
             # Inside a thread, "... profile picture" is text unless a header follows it.
             if current is None or header.page or header.handle:
@@ -665,12 +683,32 @@ def _posts_of(thread: _RawThread) -> list[_RawPost]:
             piece.media_marks = raw.media_marks
             posts.append(piece)
     posts = [p for p in posts if p.has_text() or p.media_marks]
+    declared = thread.header.declared
+    if not thread.marked and declared and len(posts) < declared:
+        lines = sum(1 for p in posts for kind, text in p.lines if kind == "t" and text.strip())
+        if len(posts) < lines <= declared:
+            # One tweet a line: the page announces at least as many posts as it has lines.
+            posts = [piece for p in posts for piece in _line_posts(p)]
     if thread.marked and posts and posts[0].number is None:
         posts[0].number = 1
     numbers = [p.number for p in posts]
     if thread.marked and None not in numbers and len(set(numbers)) == len(numbers):
         posts.sort(key=lambda p: p.number or 0)
     return posts
+
+
+def _line_posts(raw: _RawPost) -> list[_RawPost]:
+    """Each text line of `raw` as a post of its own (a quote stays with its line)."""
+    pieces: list[_RawPost] = []
+    for kind, text in raw.lines:
+        if kind == "t" and text.strip():
+            pieces.append(_RawPost(lines=[(kind, text)]))
+        elif kind == "q" and pieces:
+            pieces[-1].lines.append((kind, text))
+            pieces[-1].quote = raw.quote
+    if pieces:
+        pieces[-1].media_marks = raw.media_marks
+    return pieces
 
 
 def _media_from(text: str) -> tuple[str, list[str]]:
