@@ -1,4 +1,5 @@
-"""Shared pieces of the importers: the report, text clean-up, fitting posts, titles and ids."""
+"""Shared pieces of the importers: the report, text clean-up, numbering markers (at the start
+or the end of a post), end words, media words, quotes, fitting posts, titles and ids."""
 
 from __future__ import annotations
 

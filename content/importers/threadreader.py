@@ -3,15 +3,19 @@
 The header of a thread is everything before its first post, and never becomes a post:
 
 - a name line "<Display Name> Profile picture" (the name may carry credentials and commas,
-  "Jane Doe, MD"), optionally followed by the name again and by an "@handle" line;
+  "Jane Doe, MD", and an "(@handle)"), optionally followed by the name again and by an
+  "@handle" line;
 - optional bio lines: their @mentions are institutions, never the author;
 - one meta line, in any of its forms: "Aug 26, 2022 12 tweets 3 min read Read on X",
   "May 1 · 12 tweets · 3 min read" (no year: this year, or last year when May 1 is still
   to come), "... 3 min read Twitter logo Read on Twitter" / "X logo Read on X", the scroll
-  view's "Aug 26, 2022, 12 tweets", ordinal dates "Aug 26th 2022"; or its parts on lines of
-  their own. The name is the author, the date `source.published`, N the announced count.
+  view's "Aug 26, 2022, 12 tweets", ordinal dates "Aug 26th 2022", maybe after "@handle ·";
+  or its parts on lines of their own. The name is the author, the date `source.published`,
+  N the announced count (`source.announced_posts`).
 - without a "Profile picture" line: "Name" and "@handle" lines just above the meta line
-  (bio lines may sit between the handle and the meta line); "Thread by @handle".
+  (bio lines may sit between the handle and the meta line); "Thread by @handle". Up to six
+  short lines just above a meta line, with no thread between, are bio lines too: dropped,
+  with a note.
 - a Thread Reader page URL (threadreaderapp.com/thread/<id>.html) gives the first tweet's
   id: the source link and, when the meta line has no year, the date.
 
@@ -25,7 +29,9 @@ Posts:
   that post and gives its number; inline end numbering counts only when at least two posts
   use it consecutively (so "improved in 2/3" stays text).
 - A thread without any numbering splits into posts at blank lines, and after a line that
-  ends with a media marker; otherwise blank lines are paragraph breaks.
+  ends with a media marker; when it then has fewer posts than lines and announces at least
+  as many posts as it has lines, each line is a post. In a numbered thread blank lines are
+  paragraph breaks.
 - "END", "FIN", "fin", "/end" closing a post mark the end of the thread and are removed.
 - "Image", "Video", "GIF" appended after a post's last word, one per medium ("...on CT
   Image", "#tag Image", "Image Image"), are removed and the post is recorded as having media
@@ -485,7 +491,14 @@ def _split_threads(text: str) -> _Page:
         """A header line ends the thread above it, unless those lines were the header's
         own (bio lines above the meta line): then they are dropped, never a thread."""
         nonlocal current
-        if current is not None and not current.marked and len(current.posts) == 1:
+        header = current.header if current is not None else None
+        if (
+            current is not None
+            and header is not None
+            and not (header.page or header.teaser or header.name or header.handle)
+            and not current.marked
+            and len(current.posts) == 1
+        ):
             lines_above = [t for kind, t in current.posts[0].lines if kind == "t" and t]
             if 0 < len(lines_above) <= _BIO_MAX_LINES and all(len(t) <= 160 for t in lines_above):
                 threads.remove(current)
@@ -547,14 +560,20 @@ def _split_threads(text: str) -> _Page:
             pending = _Header()
             continue
         if m := _READ_N_RE.match(line):
-            target = current or (threads[-1] if threads else None)
+            # It closes a teaser; after a closed thread it is only page furniture.
+            target = current
+            if target is None and threads and threads[-1].header.teaser:
+                target = threads[-1] if threads[-1].header.declared is None else None
             if target is not None:
                 target.header.declared = int(m.group("count"))
             close()
             continue
         if index in banners:
             header, meta_at = banners[index]
-            header_follows()
+            if index == meta_at:
+                header_follows()
+            else:
+                close()  # the lines above the name line are not the header's
             teaser = None
             pending.merge(header)
             i = _header_tail(lines, meta_at, pending)
