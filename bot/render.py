@@ -34,10 +34,26 @@ def post_link(post: Post) -> str:
     )
 
 
+# Short enough to fit the room kept in every post for the marker and the link.
+MEDIA_NOTE = "The original post has an image or video"
+
+
+def missing_media_note(post: Post, thread: Thread) -> str:
+    """Say that the original post had an image or video we cannot show, linking to it."""
+    link = post.url or thread.source.url
+    if link is None:
+        return f"\n\n🖼 {MEDIA_NOTE}"
+    return f'\n\n🖼 <a href="{escape(link, quote=True)}">{MEDIA_NOTE}</a>'
+
+
 def render_post(thread: Thread, number: int) -> RenderedPost:
-    """Post `number` (1-based) with its marker, its first image and a link to the original."""
+    """Post `number` (1-based) with its marker, its first image and a link to the original.
+
+    A post whose original had media with no URL known says so instead of linking plainly.
+    """
     post = thread.posts[number - 1]
-    text = f"<b>{number}/{len(thread.posts)}</b> {escape(post.text)}{post_link(post)}"
+    tail = missing_media_note(post, thread) if post.has_media and not post.media else ""
+    text = f"<b>{number}/{len(thread.posts)}</b> {escape(post.text)}{tail or post_link(post)}"
     photo = post.media[0] if post.media and len(post.text) <= POST_CAPTION_MAX else None
     return RenderedPost(text=text, photo=photo, extra_media=post.media[1:] if photo else post.media)
 

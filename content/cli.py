@@ -38,13 +38,21 @@ def import_(
     file: Annotated[
         Path, typer.Argument(help="The export to import.", exists=True, dir_okay=False)
     ],
-    format: Annotated[ImportFormat, typer.Option(help="Input format.")] = ImportFormat.auto,
+    format: Annotated[
+        ImportFormat,
+        typer.Option(
+            help="Input format: auto (detect), threadreader (Thread Reader App page text), "
+            "readwise (Obsidian or Logseq), readwise-csv, thread-text (plain text or "
+            "Typefully draft), x-archive (data/tweets.js), x-page (copied from x.com), "
+            "markdown."
+        ),
+    ] = ImportFormat.auto,
     output: Annotated[
         str, typer.Option(help="Folder to write one YAML file per thread, or - for stdout.")
     ] = ".",
     force: Annotated[bool, typer.Option(help="Overwrite existing files.")] = False,
 ) -> None:
-    """Turn a Thread Reader, Readwise or Markdown export into YAML drafts."""
+    """Turn an exported thread (Thread Reader, Readwise, X, Typefully) or article into drafts."""
     try:
         report = import_text(file.read_text(encoding="utf-8"), format, source_name=file.name)
     except (ContentImportError, UnicodeDecodeError) as exc:

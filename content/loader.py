@@ -101,12 +101,20 @@ def _thread_document(thread: Thread) -> dict[str, Any]:
                 "kind": source.kind,
                 "imported_from": source.imported_from,
                 "published": source.published,
+                "announced_posts": source.announced_posts,
             }
         ),
         "tags": _FlowList(thread.tags),
         "status": thread.status,
         "posts": [
-            _without_empty({"text": post.text, "media": list(post.media), "url": post.url})
+            _without_empty(
+                {
+                    "text": post.text,
+                    "media": list(post.media),
+                    "has_media": post.has_media,
+                    "url": post.url,
+                }
+            )
             for post in thread.posts
         ],
         "quiz": [

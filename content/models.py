@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -41,12 +41,25 @@ class Source(_Strict):
     kind: SourceKind = "tweetorial"
     imported_from: str | None = None
     published: dt.date | None = None
+    # How many posts the original announced ("12 tweets", "1/12"); more than the thread has
+    # means only the opening is known.
+    announced_posts: int | None = Field(default=None, ge=1)
 
 
 class Post(_Strict):
     text: str
     media: list[str] = Field(default_factory=list)
+    # Whether the original post had images or video: True (their URLs in `media` when known),
+    # False (none), None (not known). True with an empty `media` makes the bot say so and
+    # point to the original.
+    has_media: bool | None = None
     url: str | None = None
+
+    @model_validator(mode="after")
+    def _media_agrees(self) -> Post:
+        if self.media and self.has_media is False:
+            raise ValueError("has_media is false but media lists URLs; remove one of them")
+        return self
 
 
 class QuizQuestion(_Strict):

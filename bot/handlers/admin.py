@@ -484,9 +484,9 @@ async def unschedule_command(update: Update, context: Context) -> None:
 # --- /import --------------------------------------------------------------------------------
 
 IMPORT_HELP = (
-    "Send me the file to import: a .md or .txt export (Thread Reader App, Readwise, Markdown) "
-    "or a .yaml thread, up to 1 MB. I check it and show you what I found before anything "
-    "joins the library."
+    "Send me the file to import: a .md, .txt or .csv export (Thread Reader App, Readwise, "
+    "a thread copied from X, Markdown), the X archive's tweets.js or a .yaml thread, up to "
+    "1 MB. I check it and show you what I found before anything joins the library."
 )
 
 
