@@ -9,12 +9,11 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from telegram import Update
 from telegram.error import InvalidToken, NetworkError
 from telegram.ext import Application
 
 from bot import cli_admin
-from bot.app import MissingToken, build_application
+from bot.app import MissingToken, build_application, run_polling
 from bot.logs import redact, setup_logging
 from bot.settings import Settings
 from content.cli import app as content_app
@@ -90,7 +89,7 @@ def run(
 
             run_webhook(application, settings)
         else:
-            application.run_polling(allowed_updates=Update.ALL_TYPES)
+            run_polling(application)
     except InvalidToken:
         typer.echo("Telegram rejected the token.\n\n" + TOKEN_HELP, err=True)
         raise typer.Exit(2) from None

@@ -41,6 +41,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.context import Context, Services
+from bot.dispatch import stop_delivering
 from bot.health import HealthChecker
 from bot.settings import Settings
 from storage.db import session_scope
@@ -351,8 +352,14 @@ def run_webhook(application: Application, settings: Settings) -> None:
 async def _serve_until_signalled(application: Application, settings: Settings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        stop_delivering(application)  # at once, before anything below waits for it
+        stop.set()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    async with serve_webhook(application, settings):
+        loop.add_signal_handler(signum, on_signal)
+    grace = settings.shutdown_grace_seconds
+    async with serve_webhook(application, settings, shutdown_timeout=grace):
         await stop.wait()
         log.info("stopping: finishing the updates in progress")
