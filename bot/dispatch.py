@@ -319,8 +319,11 @@ def stop_delivering(app: Application) -> None:
 
 
 async def dispatch_due(app: Application, now: dt.datetime | None = None) -> int:
-    """Claim due subscriptions and deliver them until none are left; return how many."""
+    """Claim due subscriptions and deliver them until none are left, or until the engine
+    is told to stop (`stop_delivering`); return how many."""
     svc: Services = app.bot_data.services
+    if svc.stopping.is_set():
+        return 0
     settings = svc.settings
     lease = dt.timedelta(seconds=settings.dispatch_lease_seconds)
     claimed: deque[tuple[int, str]] = deque()
