@@ -15,8 +15,9 @@ update before handling it, so this module runs its own aiohttp server (the patte
   The one window: a process that dies after handling an update but before marking it done
   leaves it to be handled again when its claim has expired.
 - `GET /healthz`: database and Telegram reachability as JSON, 200 or 503.
-- SIGTERM/SIGINT: stop taking requests, let the ones in progress finish (a request cut short
-  releases its claim and is redelivered), then stop the application and its dispatcher.
+- SIGTERM/SIGINT: the dispatcher stops claiming at once (`bot.dispatch.stop_delivering`);
+  stop taking requests, let the ones in progress finish within SHUTDOWN_GRACE_SECONDS (a
+  request cut short releases its claim and is redelivered), then stop the application.
 """
 
 from __future__ import annotations
