@@ -9,13 +9,12 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
-from telegram import Update
 from telegram.error import InvalidToken, NetworkError
 from telegram.ext import Application
 from typer.core import TyperGroup
 
 from bot import cli_admin
-from bot.app import MissingToken, build_application
+from bot.app import MissingToken, build_application, run_polling
 from bot.logs import configured_secrets, redact, redact_output, secret_values, setup_logging
 from bot.settings import Settings
 from content.cli import app as content_app
@@ -111,7 +110,7 @@ def run(
 
             run_webhook(application, settings)
         else:
-            application.run_polling(allowed_updates=Update.ALL_TYPES)
+            run_polling(application)
     except InvalidToken:
         typer.echo("Telegram rejected the token.\n\n" + TOKEN_HELP, err=True)
         raise typer.Exit(2) from None

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from telegram.ext import CallbackContext, ContextTypes, ExtBot
 
 from bot.clock import Clock, SystemClock
+from bot.outage import OutageTracker
 from bot.settings import Settings
 from content.models import Library
 
@@ -29,6 +30,9 @@ class Services:
     pacer: ChatPacer | None = None
     _library: Library | None = None
     background: set[asyncio.Task[Any]] = field(default_factory=set)  # spawned work in flight
+    # Set on SIGTERM/SIGINT: the delivery engine claims nothing more (bot/dispatch.py).
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    outages: OutageTracker = field(default_factory=OutageTracker)  # database outages, logged once
 
     def library(self) -> Library:
         if self._library is None:

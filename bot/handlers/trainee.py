@@ -22,7 +22,7 @@ from bot.callbacks import (
 )
 from bot.commands import ADMIN_COMMANDS, GROUP_COMMANDS, TRAINEE_COMMANDS, help_lines
 from bot.context import Context, Services, services
-from bot.dispatch import dispatch_due
+from bot.dispatch import deliver_now
 from bot.domain.drip import plan_thread_ids, resume_position
 from bot.domain.schedule import next_delivery_at
 from bot.domain.timeparse import InputError, parse_clock_time, parse_timezone, zone, zone_label
@@ -453,10 +453,11 @@ async def unknown_command(update: Update, context: Context) -> None:
 
 
 async def next_command(update: Update, context: Context) -> None:
-    """Make the next installment due now and wake the dispatcher."""
+    """Make the next installment due now and deliver it: this trainee's, no one else's."""
     svc = services(context)
     chat = update.effective_chat
     assert chat is not None
+    due: int | None = None  # the subscription made due now
     with session_scope(svc.engine) as session:
         sub = trainee_subscription(session, chat.id)
         if sub is None or sub.status == SubscriptionStatus.onboarding:
@@ -470,12 +471,13 @@ async def next_command(update: Update, context: Context) -> None:
                 sub.status = SubscriptionStatus.active
             sub.next_due_at = svc.now()
             session.add(sub)
-            reply = None
-    if reply:
+            due = sub.id
+    if due is None:
         await _reply(update, reply)
         return
-    # Deliver in the background so other trainees' updates are not held up meanwhile.
-    services(context).spawn(dispatch_due(context.application))
+    # Deliver in the background so other trainees' updates are not held up meanwhile. If a
+    # dispatcher claims it first (it is due now), that one delivers it.
+    services(context).spawn(deliver_now(context.application, due))
 
 
 async def pause(update: Update, context: Context) -> None:
