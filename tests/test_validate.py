@@ -51,7 +51,7 @@ quiz:
     question: How many main leak sites are there?
     options: ["2", "3", "4"]
     correct: [1]
-    explanation: Ventral, nerve root sleeve and dorsal.
+    explanation: 'Post 2: ventral, nerve root sleeve and dorsal.'
     after_post: 2
     source_post: 2
   - id: q2
@@ -61,6 +61,7 @@ quiz:
       - Epidural contrast reflux at the root sleeve
       - No epidural spread
     correct: [0, 1]
+    explanation: Post 3 shows the thecal sac compressed and contrast at the root sleeve.
 references:
   - title: Kranz et al. 2011
     url: https://www.ajnr.org/content/32/10/1829
@@ -151,8 +152,8 @@ RULES = {
         "status, posts, quiz, references",
     ),
     "unknown-key-with-typo": (
-        "explanation: Ventral",
-        "explaination: Ventral",
+        "explanation: 'Post 2",
+        "explaination: 'Post 2",
         "explaination:",
         "quiz[0].explaination: unknown key `explaination`; did you mean `explanation`?",
     ),
@@ -302,13 +303,13 @@ RULES = {
         "quiz[1].options[2]: expected text, got a yes/no value (false); put it in quotes",
     ),
     "explanation-over-200": (
-        "explanation: Ventral, nerve root sleeve and dorsal.",
+        "explanation: 'Post 2: ventral, nerve root sleeve and dorsal.'",
         "explanation: " + "e" * 201,
         "eeee",
         "quiz[0].explanation: the explanation is 201 characters; Telegram allows at most 200",
     ),
     "explanation-three-line-breaks": (
-        "explanation: Ventral, nerve root sleeve and dorsal.",
+        "explanation: 'Post 2: ventral, nerve root sleeve and dorsal.'",
         "explanation: |\n      Ventral.\n      Nerve root sleeve.\n      Dorsal.",
         "explanation: |",
         "quiz[0].explanation: the explanation has 3 line breaks; Telegram allows at most 2; join "
@@ -394,7 +395,7 @@ def test_text_at_the_exact_limits_is_accepted() -> None:
     text = edit("question: How many main leak sites are there?", "question: " + "q" * 300, text)
     text = edit("      - No epidural spread", "      - " + "o" * 100, text)
     text = edit(
-        "explanation: Ventral, nerve root sleeve and dorsal.",
+        "explanation: 'Post 2: ventral, nerve root sleeve and dorsal.'",
         "explanation: |-\n      " + "e" * 60 + "\n      " + "e" * 60 + "\n      " + "e" * 78,
         text,
     )
@@ -490,13 +491,40 @@ def test_unsupported_schema_is_the_only_problem_reported() -> None:
     ("text", "line", "message"),
     [
         ("schema: 1\nid: x\ntitle: 'unclosed\n", 4, "found unexpected end of stream"),
-        ("schema: 1\nid: x\n\ttitle: tabs\n", 3, "indent with spaces, not tabs"),
+        ("schema: 1\nid: x\n\ttitle: tabs\n", 3, "indented with a tab; YAML indentation must"),
+        ("schema: 1\nposts:\n  - text: a\n\t  media: []\n", 4, "indented with a tab"),
         ("schema: 1\ntitle: Ratio: 2 to 1\n", 2, "must be quoted or written as a `|` block"),
-        ("schema: 1\nposts:\n  - text: a\n text: b\n", 4, "this is not valid YAML"),
+        (
+            "schema: 1\nposts:\n  - text: a\n text: b\n",
+            4,
+            "indented by 1 space, but line 3 above it by 2 or 4; YAML reads the structure",
+        ),
+        (
+            "schema: 1\nposts:\n  - text: a\n   - text: b\n",
+            4,
+            "indented by 3 spaces, but line 3 above it by 2 or 4",
+        ),
+        (
+            "schema: 1\nquiz:\n  - id: q1\n     question: y\n",
+            4,
+            "indented by 5 spaces, more than line 3, which already has its value",
+        ),
+        ("schema: 1\nid: x\n title: y\n", 3, "indented by 1 space, more than line 2"),
         ("schema: 1\n---\nschema: 1\n", 2, "one thread or track per file"),
         ("schema: 1\nid: *nowhere\n", 2, "define the &anchor before using it"),
     ],
-    ids=["unclosed-quote", "tab-indent", "colon-in-value", "bad-indent", "two-documents", "alias"],
+    ids=[
+        "unclosed-quote",
+        "tab-indent",
+        "tab-in-list-item",
+        "colon-in-value",
+        "item-key-less-indented",
+        "list-item-more-indented",
+        "item-key-more-indented",
+        "key-more-indented",
+        "two-documents",
+        "alias",
+    ],
 )
 def test_malformed_yaml_reports_the_parser_line_readably(
     text: str, line: int, message: str

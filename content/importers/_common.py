@@ -13,6 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from content.models import (
+    ID_MAX,
     POST_CAPTION_MAX,
     POST_TEXT_MAX,
     Author,
@@ -22,9 +23,10 @@ from content.models import (
     SourceKind,
     Thread,
     ThreadStatus,
+    tg_len,
 )
 
-SLUG_MAX = 60
+SLUG_MAX = ID_MAX  # ids travel in Telegram's buttons
 TITLE_MAX = 90
 UNKNOWN_AUTHOR = "Unknown author"
 IMAGE_ONLY_TEXT = "(image)"
@@ -111,13 +113,6 @@ def tidy(text: str) -> str:
     joined = "\n".join(lines)
     joined = re.sub(r"\n{3,}", "\n\n", joined)
     return joined.strip()
-
-
-def tg_len(text: str) -> int:
-    """Length as Telegram counts it (UTF-16 code units), never less than len(text)."""
-    if text.isascii():
-        return len(text)
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 _HASHTAG_RUN = re.compile(r"(?<![^\s(\[])#\w+(?:#\w+)+(?=$|[\s.,;:!?)\]])")
