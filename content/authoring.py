@@ -294,7 +294,7 @@ class _Reader:
                     f"`### {title}` is not a quiz heading; write `### After post N` or "
                     "`### At the end` above the questions",
                 )
-                self.after = None
+                self.after = (None, number)  # reported once here, not again per question
             return
         if level == 1 and self.section == "start" and self.heading_title is None:
             self.heading_title = (number, title)

@@ -740,7 +740,8 @@ def _model_problems(
     for error in errors:
         loc = tuple(error["loc"])
         message, about_key = _error_message(error, model, parsed.markdown)
-        where = _label(parsed, loc)
+        # A Markdown author reads `title` is missing, not `title`: `title` is missing.
+        where = "" if parsed.markdown and error["type"] == "missing" else _label(parsed, loc)
         text = f"{where}: {message}" if where else message
         problems.append(Problem(parsed.path, parsed.line(loc, want_key=about_key), text))
     return problems
@@ -1008,7 +1009,7 @@ def check_files(
         thread_files[thread.id] = parsed
         threads[thread.id] = thread
         if lint:
-            problems.extend(_rule_problems(parsed, lint_thread(thread), "warning"))
+            problems.extend(_in_file_order(_rule_problems(parsed, lint_thread(thread), "warning")))
 
     imported: set[str] = set()
     for extra in extra_threads:

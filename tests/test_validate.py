@@ -20,6 +20,7 @@ from content.validate import (
     Problem,
     default_paths,
     parse_thread_text,
+    publish_problems,
     validate_paths,
     validate_thread,
 )
@@ -477,6 +478,27 @@ def test_every_rule_breach_in_a_file_is_reported_together() -> None:
     assert len(problems) == 4
 
 
+def test_a_missing_field_does_not_hide_the_other_problems() -> None:
+    text = edit("title: CSF leaks in brief\n", "")  # missing
+    text = edit("  published: 2022-08-26", "  published: someday", text)  # wrong type
+    text = edit("question: Which findings are wanted after a targeted patch?", "question: 42", text)
+    text = edit("correct: [1]", "correct: [7]", text)  # a rule, in a question that parses
+    text = edit("url: https://www.ajnr.org/content/32/10/1829", "url: www.ajnr.org", text)
+    text = edit("    explanation: Post 3", "    answer: yes\n    explanation: Post 3", text)
+
+    problems = problems_of(text)
+
+    assert [p.message.split(":")[0] for p in problems] == [
+        "title",
+        "source.published",
+        "quiz[0].correct[0]",
+        "quiz[1].question",
+        "quiz[1].answer",
+        "references[0].url",
+    ]
+    assert [p.line for p in problems] == sorted(p.line or 0 for p in problems)
+
+
 def test_unsupported_schema_is_the_only_problem_reported() -> None:
     text = edit("schema: 1", "schema: 2")
     text = edit("kind: tweetorial", "format: tweetorial-v2", text)
@@ -765,6 +787,41 @@ def code_thread(**changes: object) -> Thread:
     }
     fields.update(changes)
     return Thread.model_validate(fields)
+
+
+@pytest.mark.parametrize(
+    ("changes", "refusals"),
+    [
+        ({}, []),
+        ({"author": Author(name="Unknown author")}, ["the author is unknown"]),
+        ({"quiz": []}, ["the thread has no quiz questions"]),
+        (
+            {"author": Author(name="Unknown author"), "quiz": [], "title": "TODO: a title"},
+            ["the author is unknown", "the thread has no quiz questions", "TODO placeholders"],
+        ),
+    ],
+)
+def test_publishing_refuses_an_unknown_author_and_no_questions_unless_confirmed(
+    changes: dict[str, object], refusals: list[str]
+) -> None:
+    thread = code_thread(**changes)
+
+    found = publish_problems(thread)
+
+    assert validate_thread(thread) == []  # a draft may keep them
+    assert len(found) == len(refusals)
+    assert all(found[i].startswith(refusals[i]) for i in range(len(refusals))), found
+
+
+def test_publish_problems_name_each_placeholder_left() -> None:
+    thread = code_thread(
+        posts=[Post(text="One."), Post(text="TODO: the second post.")],
+        quiz=[QuizQuestion(id="q1", question="Which?", options=["TODO", "b"], correct=[0])],
+    )
+
+    assert publish_problems(thread) == [
+        "TODO placeholders are left in post 2, question q1: write the real text before publishing"
+    ]
 
 
 def test_validate_thread_accepts_a_good_thread() -> None:
