@@ -477,3 +477,17 @@ def test_a_markdown_file_named_unlike_its_id_is_reported_at_the_line(tmp_path: P
         f"{wrong}:2: id `ct-basics` does not match the file name `other.md`; rename the file to "
         "`ct-basics.md` or set `id: other`",
     ]
+
+
+def test_the_guides_complete_example_is_a_clean_thread(tmp_path: Path) -> None:
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "authoring.md").read_text("utf-8")
+    example = guide.split("```markdown\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "reading-head-ct.md"
+    path.write_text(example, encoding="utf-8")
+
+    library, problems = validate_paths([path], lint=True)
+
+    assert [str(p) for p in problems] == []
+    assert library is not None
+    thread = library.threads["reading-head-ct"]
+    assert [len(thread.posts), len(thread.quiz), len(thread.references)] == [3, 2, 1]
