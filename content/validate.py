@@ -818,7 +818,9 @@ def _set_aside(
             container[index] = copy.deepcopy(_ITEM_PLACEHOLDERS[head])
             replaced.append(loc[:2])
         elif head in ("author", "source") and len(loc) > 1 and isinstance(container, dict):
-            container[loc[1]] = _PLACEHOLDER if loc[1] == "name" else None
+            container.pop(loc[1], None)  # every other field of theirs has a default
+            if loc[1] == "name":
+                container["name"] = _PLACEHOLDER
             replaced.append(loc[:2])
         elif head in _ITEM_PLACEHOLDERS and head != "tags":
             data[head] = [copy.deepcopy(_ITEM_PLACEHOLDERS[head])]

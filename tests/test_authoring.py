@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from content.authoring import dump_thread_markdown, is_authoring_markdown, scaffold_markdown
 from content.loader import dump_thread_yaml, load_library
@@ -491,3 +492,27 @@ def test_the_guides_complete_example_is_a_clean_thread(tmp_path: Path) -> None:
     assert library is not None
     thread = library.threads["reading-head-ct"]
     assert [len(thread.posts), len(thread.quiz), len(thread.references)] == [3, 2, 1]
+
+
+_PIECES = [
+    "---", "title: T", "author: A (@a)", "tags: [a", "id: x", "1/ post", "2/", "3/ x", "## Quiz",
+    "## References", "### After post 1", "### After post 7", "### At the end", "### x", "Q: q?",
+    "- [x] a", "- [ ] b", "- c", "> exp", ">", "Image: https://x.org/a.png", "Source post: 2",
+    "Source post: none", "Source post: x", "Id: q1", "\\", "\\2/ x", "<!--", "-->",
+    "![a](https://x.org/i.png)", "[Original post](https://x.org)", "", "\t- [x] z", "# H",
+    "&#10;", "&#99999999;", "- [t](https://u.org)", "  cit", "...",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.one_of(st.sampled_from(_PIECES), st.text(max_size=8)), max_size=30).map("\n".join)
+)
+def test_any_text_gives_a_valid_thread_or_located_problems(text: str) -> None:
+    thread, problems = parse_thread_file("fuzzed.md", "---\ntitle: T\nauthor: A\n---\n" + text)
+
+    assert (thread is None) == bool(problems)
+    if thread is not None:
+        assert validate_thread(thread) == []
+    last_line = text.count("\n") + 5
+    assert all(p.line is None or 1 <= p.line <= last_line for p in problems)
