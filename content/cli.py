@@ -196,7 +196,7 @@ def new(
     thread_id: Annotated[
         str | None,
         typer.Argument(
-            metavar="[ID]",
+            metavar="ID",
             help="The thread's id (lowercase words joined by hyphens); default: from the title.",
         ),
     ] = None,
