@@ -296,6 +296,15 @@ class _Reader:
                 )
                 self.after = (None, number)  # reported once here, not again per question
             return
+        if level == 3 and (_AFTER_POST.match(title) or _AT_END.match(title)):
+            self.problem(
+                number,
+                f"`### {title}` belongs in the quiz; put a `## Quiz` line above it",
+                once="quiz-heading-missing",
+            )
+            self.section = "quiz"
+            self.read_heading(number, level, title)
+            return
         if level == 1 and self.section == "start" and self.heading_title is None:
             self.heading_title = (number, title)
             return

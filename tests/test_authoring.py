@@ -516,3 +516,11 @@ def test_any_text_gives_a_valid_thread_or_located_problems(text: str) -> None:
         assert validate_thread(thread) == []
     last_line = text.count("\n") + 5
     assert all(p.line is None or 1 <= p.line <= last_line for p in problems)
+
+
+def test_a_quiz_without_its_section_heading_is_still_read_and_explained() -> None:
+    text = GUIDE_EXAMPLE.replace("## Quiz\n", "")
+
+    assert problems_in(text) == [
+        (13, "`### After post 2` belongs in the quiz; put a `## Quiz` line above it")
+    ]
