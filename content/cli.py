@@ -15,11 +15,8 @@ from content.loader import dump_thread_yaml
 from content.models import ID_MAX, Thread
 from content.validate import (
     CONTENT_SUFFIXES,
-    ParsedFile,
-    check_files,
     default_paths,
     is_thread_file,
-    parse_file,
     parse_thread_file,
     validate_paths,
 )
@@ -142,17 +139,18 @@ def _find_thread(name: str) -> Thread:
     """A thread file's thread, or the bundled library's thread with that id."""
     path = Path(name)
     if path.suffix.lower() in CONTENT_SUFFIXES and path.is_file():
-        parsed: ParsedFile = parse_file(path)
-        if parsed.is_track:
-            typer.echo(f"{path}: this is a track, not a thread; export its threads", err=True)
-            raise typer.Exit(1)
-        library, problems = check_files([parsed])
-        errors = [p for p in problems if p.severity == "error"]
-        for problem in errors:
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            typer.echo(f"{path}: cannot read this file: {exc}", err=True)
+            raise typer.Exit(1) from None
+        # A file being converted need not be named after its id, as a library file must.
+        thread, problems = parse_thread_file(str(path), text)
+        for problem in problems:
             typer.echo(str(problem), err=True)
-        if library is None or errors:
+        if thread is None:
             raise typer.Exit(1)
-        return next(iter(library.threads.values()))
+        return thread
     library, problems = validate_paths(default_paths())
     if library is None:
         for problem in problems:

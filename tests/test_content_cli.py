@@ -157,3 +157,18 @@ def test_import_can_write_an_export_in_the_markdown_format(tmp_path: Path) -> No
     thread, problems = parse_thread_file("draft.md", result.stdout)
     assert problems == [] and thread is not None
     assert [p.text for p in thread.posts] == ["Blood is bright on CT.", "Because it is dense."]
+
+
+def test_export_converts_a_file_whatever_its_name(tmp_path: Path) -> None:
+    source = tmp_path / "csf.md"
+    source.write_text("---\nid: csf-leak-blood-patch\n" + GUIDE_EXAMPLE[4:], encoding="utf-8")
+    track = tmp_path / "csf.yaml"
+    track.write_text("id: csf\ntitle: CSF\nthreads: [csf-leak-blood-patch]\n", encoding="utf-8")
+
+    converted = run("export", str(source), "--format", "yaml")
+    refused = run("export", str(track))
+
+    assert converted.exit_code == 0, converted.output
+    assert "id: csf-leak-blood-patch\n" in converted.stdout
+    assert refused.exit_code == 1
+    assert "this is a track (it lists `threads:`), not a thread" in refused.stderr
