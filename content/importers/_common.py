@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from content.importers._links import normalize_links, normalize_url, tweet_date
 from content.models import (
+    ID_MAX,
     POST_CAPTION_MAX,
     POST_TEXT_MAX,
     Author,
@@ -24,9 +25,10 @@ from content.models import (
     SourceKind,
     Thread,
     ThreadStatus,
+    tg_len,
 )
 
-SLUG_MAX = 60
+SLUG_MAX = ID_MAX  # ids travel in Telegram's buttons
 TITLE_MAX = 90
 UNKNOWN_AUTHOR = "Unknown author"
 IMAGE_ONLY_TEXT = "(image)"
@@ -117,13 +119,6 @@ def tidy(text: str) -> str:
     joined = "\n".join(lines)
     joined = re.sub(r"\n{3,}", "\n\n", joined)
     return joined.strip()
-
-
-def tg_len(text: str) -> int:
-    """Length as Telegram counts it (UTF-16 code units), never less than len(text)."""
-    if text.isascii():
-        return len(text)
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 _HASHTAG_RUN = re.compile(r"(?<![^\s(\[])#\w+(?:#\w+)+(?=$|[\s.,;:!?)\]])")
