@@ -137,6 +137,7 @@ def freeze_startup_objects() -> None:
 
 async def _post_stop(app: Application) -> None:
     await app.bot_data.services.drain()
+    app.bot_data.services.db.close()
     gc.unfreeze()
 
 
