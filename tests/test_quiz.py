@@ -11,7 +11,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 from telegram import PollAnswer, Update, User
 
-from bot.quizzes import poll_explanation, record_answer, send_quiz_poll
+from bot.quizzes import poll_explanation, send_quiz_poll
+from bot.services.quiz import record_answer
 from content.loader import bundled_library
 from content.models import QuizQuestion
 from storage.db import session_scope
