@@ -12,6 +12,7 @@ import logging
 from html import escape
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters, Update
 from telegram.constants import ChatType
 from telegram.ext import Application, ApplicationHandlerStop
@@ -20,6 +21,7 @@ from bot.callbacks import RetakeThread, decode, encode, pressed
 from bot.charts import progress_chart_png
 from bot.context import Context, Services, services
 from bot.domain.timeparse import zone
+from bot.outage import database_unavailable
 from bot.quizzes import record_poll, send_quiz_poll
 from bot.render import split_html
 from bot.sending import Outcome, send_safely
@@ -62,6 +64,11 @@ async def _note_activity(svc: Services, chat_id: int) -> None:
         await svc.db.run(subs.note_activity, chat_id, svc.now())
     except DatabaseBusy:
         log.info("activity of chat %s not noted: the database stayed busy", chat_id)
+    except SQLAlchemyError as exc:  # nobody awaits this task: say it here
+        if database_unavailable(exc):
+            svc.outages.failed(exc, "noting a trainee's activity")
+        else:
+            log.error("activity of chat %s not noted", chat_id, exc_info=exc)
 
 
 # --- poll answers ----------------------------------------------------------------------------
