@@ -101,7 +101,6 @@ async def test_a_button_pressed_while_the_database_stays_busy_is_answered(
         )
     await harness.settle()
     assert harness.last_message(TRAINEE).content == (
-        "⏳ The database is busy right now: your button press was not done. "
-        "Please press it again."
+        "⏳ The database is busy right now: your button press was not done. Please press it again."
     )
     assert subscription(harness).onboarding_step == "track"  # the answer was not saved
