@@ -80,8 +80,9 @@ async def on_poll_answer(update: Update, context: Context) -> None:
     if answer is None or answer.user is None:  # answered on behalf of a chat: not a trainee
         return
     svc = services(context)
-    outcome = await svc.db.run(
-        quiz.answer_poll,
+    # The hot path: a bare transaction, no ORM session (see docs/quizzes.md).
+    outcome = await svc.db.run_in_connection(
+        quiz.record_answer,
         answer.poll_id,
         answer.user.id,
         list(answer.option_ids),

@@ -123,21 +123,6 @@ def record_answer(
     )
 
 
-def answer_poll(
-    session: Session,
-    poll_id: str,
-    user_id: int,
-    option_ids: list[int],
-    now: dt.datetime,
-    *,
-    retention: float,
-) -> AnswerOutcome | None:
-    """`record_answer` in the session's transaction (the hot path: a bare connection)."""
-    return record_answer(
-        session.connection(), poll_id, user_id, option_ids, now, retention=retention
-    )
-
-
 # --- asking on demand ---------------------------------------------------------------------------
 
 
