@@ -7,20 +7,26 @@ overall limit replaced: every message that names a chat, each attempt after a 42
 
 1. keeps its private chat's pace (`ChatPacer`, bot/sending.py) — replies and scheduled sends
    to one chat share one schedule, so a person cannot draw more than their chat's share;
-2. then waits for a slot of the overall budget at the `SlotGate`, which takes slots one at a
-   time, only while someone waits, and hands each to the reply lane first (taking turns
-   between chats), else to the bulk lane in arrival order (bot/lanes.py says which lane a
-   send is in). Since no slot is promised ahead, a reply waits for at most the slot being
-   taken, whatever the fan-out has queued.
+2. then waits at the `SlotGate` for a slot of the overall budget. The gate alone takes slots,
+   one at a time and only while someone waits (with the next one taken while the current one
+   is waited for, when more are waiting), and hands each, when it comes, to the reply lane
+   first (taking turns between chats), else to the bulk lane in arrival order (bot/lanes.py
+   says which lane a send is in). Since at most one slot is promised ahead, a reply waits for
+   two slots at most (67 ms at 30 a second), however many sends the fan-out has queued.
 
-The budget itself: on SQLite (one process) a bucket of one message refilled every 1/rate s.
-Several processes on PostgreSQL share it through one row of the `sendbudget` table, using
-the generic cell rate algorithm (GCRA): the row holds the next free slot; taking one moves it
-on by 1/rate seconds in a single atomic statement, and the taker sleeps until its own slot.
+The budget: slots 1/rate seconds apart by the generic cell rate algorithm (GCRA) — the next
+slot is the later of now and the last slot plus 1/rate. Evenly spaced, because a burst would
+arrive bunched at Telegram's own bucket and draw 429s; counted from the last slot rather than
+from when its taker woke up, so a few milliseconds of lateness per message do not add up
+(aiolimiter's bucket of one, which AIORateLimiter would use, loses them: 3-7% at 30 a second
+on a busy machine). One process (SQLite) keeps the schedule in memory (`LocalBudget`).
+Several processes on PostgreSQL share it through one row of the `sendbudget` table
+(`SharedBudget`): taking a slot moves the row on by 1/rate seconds in one atomic statement.
 The database clock decides, so the processes' clocks do not have to agree; no process has to
 know how many others are running, and a process that dies takes nothing with it. Cost: one
-short UPDATE per message. Each process's gate takes one slot at a time, so a reply waits for
-at most one slot per process.
+short UPDATE per message, taken while the previous slot is waited for. A process that stalls
+(CPU, garbage collection) wakes late with at most two slots in hand, not a burst: each
+process has a single taker.
 
 The per-group limit (20 a minute) stays in each process's `AIORateLimiter`: a group's drip is
 claimed by one process at a time, so its messages come from one place.
@@ -35,7 +41,6 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Hashable
 from typing import Any, Protocol
 
-from aiolimiter import AsyncLimiter
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from telegram.constants import FloodLimit
@@ -49,8 +54,6 @@ from storage.db import is_sqlite
 log = logging.getLogger(__name__)
 
 RETRIES_AFTER_429 = 3
-LATE_TOLERANCE_SECONDS = 0.1  # ~3 messages at 30 a second
-MAX_LATE_RETRIES = 3
 
 ApiResult = bool | dict[str, Any] | list[dict[str, Any]]
 # Methods that put a new message in a chat: what Telegram's per-chat limit counts.
@@ -73,23 +76,23 @@ _TAKE_SLOT = text(
 
 
 class Budget(Protocol):
-    async def acquire(self) -> None:
-        """Wait until one more message may go out."""
+    async def reserve(self) -> float:
+        """Take the next slot; return when it is, in the event loop's time."""
 
 
 class LocalBudget:
-    """`rate` slots a second for one process: a bucket of one message (aiolimiter's, as
-    AIORateLimiter uses), so sends are evenly spaced. A bucket of 30 would let bursts through
-    that arrive bunched at Telegram's own bucket and get 429s."""
+    """`rate` slots a second for one process, scheduled in memory."""
 
     def __init__(self, rate: float) -> None:
         if rate <= 0:
             raise ValueError("the send budget must be a positive number of messages a second")
         self.rate = rate
-        self._bucket = AsyncLimiter(1, 1 / rate)
+        self._next_slot = 0.0
 
-    async def acquire(self) -> None:
-        await self._bucket.acquire()
+    async def reserve(self) -> float:
+        slot = max(self._next_slot, asyncio.get_running_loop().time())
+        self._next_slot = slot + 1.0 / self.rate
+        return slot
 
 
 class SharedBudget:
@@ -102,7 +105,6 @@ class SharedBudget:
         self.rate = rate
         self.name = name
         self.taken = 0
-        self.late = 0  # slots given up because this process woke up too late for them
 
     def take_slot(self) -> float:
         """Reserve the next slot; return how many seconds to wait for it."""
@@ -113,35 +115,27 @@ class SharedBudget:
         self.taken += 1
         return float(wait)
 
-    async def acquire(self) -> None:
-        """Wait until this process may send one more message."""
-        loop = asyncio.get_running_loop()
-        for _attempt in range(MAX_LATE_RETRIES + 1):
-            # In a thread: the event loop keeps serving updates while the row is locked.
-            wait = await asyncio.to_thread(self.take_slot)
-            slot = loop.time() + wait
-            if wait > 0:
-                await asyncio.sleep(wait)
-            # A process that stalled (CPU, GC) wakes late, and so do all its other waiting
-            # senders: going out together they would be a burst. Late ones take a new slot
-            # (a few times at most: a process that is always late must still send).
-            if loop.time() - slot <= LATE_TOLERANCE_SECONDS:
-                return
-            self.late += 1
+    async def reserve(self) -> float:
+        # In a thread: the event loop keeps serving updates while the row is locked. The wait
+        # counts from the database's clock; counting it from our own after the round trip
+        # errs late, never early.
+        wait = await asyncio.to_thread(self.take_slot)
+        return asyncio.get_running_loop().time() + wait
 
 
 class SlotGate:
     """Hand out a budget's slots one at a time: replies first, bulk with what is left.
 
     Replies take turns between chats (one chat's many messages cannot starve another's);
-    bulk sends go in the order they came. A slot is taken only while someone waits, and one
-    at a time, so none is ever promised to a bulk send ahead of a reply that comes later.
+    bulk sends go in the order they came. A slot goes to whoever is first in line when it
+    comes, not when it was taken, so a reply never queues behind slots promised to bulk.
     """
 
     def __init__(self, budget: Budget) -> None:
         self.budget = budget
         self._replies: dict[Hashable, deque[asyncio.Future[None]]] = {}  # in turn order
         self._bulk: deque[asyncio.Future[None]] = deque()
+        self._queued = 0
         self._server: asyncio.Task[None] | None = None
         self.granted = {Lane.reply: 0, Lane.bulk: 0}
 
@@ -152,6 +146,7 @@ class SlotGate:
             self._replies.setdefault(chat, deque()).append(waiter)
         else:
             self._bulk.append(waiter)
+        self._queued += 1
         if self._server is None or self._server.done():
             self._server = asyncio.create_task(self._serve(), name="tweetdrip send budget")
         await waiter  # a waiter cancelled meanwhile is skipped when its turn comes
@@ -163,27 +158,41 @@ class SlotGate:
                 await self._server
 
     async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        ahead: asyncio.Task[float] | None = None  # the next slot, taken while one is waited for
         try:
-            while self._replies or self._bulk:
+            while self._queued:
                 try:
-                    await self.budget.acquire()
+                    slot = await (ahead if ahead is not None else self.budget.reserve())
                 except Exception as exc:  # e.g. the database is down: the send fails, as alone
                     if (waiter := self._next()) is not None:
                         waiter.set_exception(exc)
                     continue
+                finally:
+                    ahead = None
+                if self._queued > 1:
+                    ahead = asyncio.create_task(self.budget.reserve())
+                if (delay := slot - loop.time()) > 0:
+                    await asyncio.sleep(delay)
                 if (waiter := self._next()) is not None:
                     waiter.set_result(None)
-        finally:  # cancelled (shutdown): nobody may wait for a slot that will not come
+        finally:
+            if ahead is not None:  # nobody left to use it (only if waiters were cancelled)
+                ahead.cancel()
+            # Cancelled (shutdown): nobody may wait for a slot that will not come.
             for waiter in [*self._bulk, *(w for q in self._replies.values() for w in q)]:
                 waiter.cancel()
             self._replies.clear()
             self._bulk.clear()
+            self._queued = 0
 
     def _next(self) -> asyncio.Future[None] | None:
+        """The first live waiter in line, taken off the line."""
         while self._replies:
             chat = next(iter(self._replies))
             queue = self._replies.pop(chat)
             waiter = queue.popleft()
+            self._queued -= 1
             if queue:
                 self._replies[chat] = queue  # to the back of the line
             if not waiter.done():
@@ -191,6 +200,7 @@ class SlotGate:
                 return waiter
         while self._bulk:
             waiter = self._bulk.popleft()
+            self._queued -= 1
             if not waiter.done():
                 self.granted[Lane.bulk] += 1
                 return waiter

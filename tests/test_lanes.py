@@ -121,8 +121,9 @@ async def test_replies_take_turns_between_chats_and_go_before_bulk() -> None:
     tokens: asyncio.Queue[None] = asyncio.Queue()
 
     class Budget:
-        async def acquire(self) -> None:
+        async def reserve(self) -> float:
             await tokens.get()
+            return 0.0  # due at once
 
     gate, served = SlotGate(Budget()), []
 
