@@ -8,25 +8,27 @@ overall limit replaced: every message that names a chat, each attempt after a 42
 1. keeps its private chat's pace (`ChatPacer`, bot/sending.py) — replies and scheduled sends
    to one chat share one schedule, so a person cannot draw more than their chat's share;
 2. then waits at the `SlotGate` for a slot of the overall budget. The gate alone takes slots,
-   one at a time and only while someone waits (with the next one taken while the current one
-   is waited for, when more are waiting), and hands each, when it comes, to the reply lane
-   first (taking turns between chats), else to the bulk lane in arrival order (bot/lanes.py
-   says which lane a send is in). Since at most one slot is promised ahead, a reply waits for
-   two slots at most (67 ms at 30 a second), however many sends the fan-out has queued.
+   in order and only while someone waits (the next one while the current one is waited for,
+   so the round trip to the database costs no time between slots), and gives each, when it
+   comes, to whoever is first in line then: the reply lane first (taking turns between
+   chats), else the bulk lane in arrival order (bot/lanes.py says which lane a send is in).
+   No slot is promised to a send before it comes, so a reply waits for the next slot at most
+   (33 ms at 30 a second), however many sends the fan-out has queued.
 
-The budget: slots 1/rate seconds apart by the generic cell rate algorithm (GCRA) — the next
-slot is the later of now and the last slot plus 1/rate. Evenly spaced, because a burst would
-arrive bunched at Telegram's own bucket and draw 429s; counted from the last slot rather than
-from when its taker woke up, so a few milliseconds of lateness per message do not add up
-(aiolimiter's bucket of one, which AIORateLimiter would use, loses them: 3-7% at 30 a second
-on a busy machine). One process (SQLite) keeps the schedule in memory (`LocalBudget`).
-Several processes on PostgreSQL share it through one row of the `sendbudget` table
-(`SharedBudget`): taking a slot moves the row on by 1/rate seconds in one atomic statement.
-The database clock decides, so the processes' clocks do not have to agree; no process has to
-know how many others are running, and a process that dies takes nothing with it. Cost: one
-short UPDATE per message, taken while the previous slot is waited for. A process that stalls
-(CPU, garbage collection) wakes late with at most two slots in hand, not a burst: each
-process has a single taker.
+The budget: slots 1/rate seconds apart by the generic cell rate algorithm (GCRA): the next
+slot is the last one plus 1/rate, but never more than `CATCH_UP_SECONDS` (0.1 s) in the past.
+Evenly spaced, because a burst would arrive bunched at Telegram's own bucket and draw 429s;
+counted from the last slot rather than from when its taker woke up, so a few milliseconds of
+lateness per message do not add up (aiolimiter's bucket of one, which AIORateLimiter would
+use, loses them: 2-7% at 30 a second on a busy machine); and a slot missed by a stall of the
+process (CPU, garbage collection, a slow round trip) is still given, so a stall does not cost
+budget — at the price of at most four messages going out together after one, far within
+Telegram's bucket (about a second's worth). One process (SQLite) keeps the schedule in memory
+(`LocalBudget`). Several processes on PostgreSQL share it through one row of the `sendbudget`
+table (`SharedBudget`): taking a slot moves the row on in one atomic statement. The
+database clock decides, so the processes' clocks do not have to agree; no process has to know
+how many others are running, and a process that dies takes nothing with it. Cost: one short
+UPDATE per message, made while earlier slots are waited for.
 
 The per-group limit (20 a minute) stays in each process's `AIORateLimiter`: a group's drip is
 claimed by one process at a time, so its messages come from one place.
@@ -54,6 +56,9 @@ from storage.db import is_sqlite
 log = logging.getLogger(__name__)
 
 RETRIES_AFTER_429 = 3
+SLOTS_AHEAD = 2  # slots taken before they come, each given to whoever is first in line then
+# A slot missed by up to this much is still given (see the module docstring).
+CATCH_UP_SECONDS = 0.1
 
 ApiResult = bool | dict[str, Any] | list[dict[str, Any]]
 # Methods that put a new message in a chat: what Telegram's per-chat limit counts.
@@ -66,8 +71,9 @@ _TAKE_SLOT = text(
     INSERT INTO sendbudget (name, next_slot)
     VALUES (:name, clock_timestamp() + make_interval(secs => :interval))
     ON CONFLICT (name) DO UPDATE
-        SET next_slot = greatest(sendbudget.next_slot, clock_timestamp())
-            + make_interval(secs => :interval)
+        SET next_slot = greatest(
+            sendbudget.next_slot, clock_timestamp() - make_interval(secs => :tolerance)
+        ) + make_interval(secs => :interval)
     RETURNING greatest(
         0, extract(epoch FROM next_slot - make_interval(secs => :interval) - clock_timestamp())
     )
@@ -90,7 +96,7 @@ class LocalBudget:
         self._next_slot = 0.0
 
     async def reserve(self) -> float:
-        slot = max(self._next_slot, asyncio.get_running_loop().time())
+        slot = max(self._next_slot, asyncio.get_running_loop().time() - CATCH_UP_SECONDS)
         self._next_slot = slot + 1.0 / self.rate
         return slot
 
@@ -110,7 +116,8 @@ class SharedBudget:
         """Reserve the next slot; return how many seconds to wait for it."""
         with self.engine.begin() as connection:
             wait = connection.execute(
-                _TAKE_SLOT, {"name": self.name, "interval": 1.0 / self.rate}
+                _TAKE_SLOT,
+                {"name": self.name, "interval": 1.0 / self.rate, "tolerance": CATCH_UP_SECONDS},
             ).scalar_one()
         self.taken += 1
         return float(wait)
@@ -128,7 +135,7 @@ class SlotGate:
 
     Replies take turns between chats (one chat's many messages cannot starve another's);
     bulk sends go in the order they came. A slot goes to whoever is first in line when it
-    comes, not when it was taken, so a reply never queues behind slots promised to bulk.
+    comes, not when it was taken, so a reply never queues behind slots taken for bulk.
     """
 
     def __init__(self, budget: Budget) -> None:
@@ -159,32 +166,39 @@ class SlotGate:
 
     async def _serve(self) -> None:
         loop = asyncio.get_running_loop()
-        ahead: asyncio.Task[float] | None = None  # the next slot, taken while one is waited for
+        # Slots being taken, in order: the next one, and while more are waiting, those after
+        # it, so that neither the database's round trip nor a busy event loop costs any time
+        # between two slots.
+        ahead: deque[asyncio.Task[float]] = deque()
         try:
             while self._queued:
+                while len(ahead) < min(self._queued, SLOTS_AHEAD):
+                    after = ahead[-1] if ahead else None
+                    ahead.append(asyncio.create_task(self._reserve_after(after)))
                 try:
-                    slot = await (ahead if ahead is not None else self.budget.reserve())
+                    slot = await ahead.popleft()
                 except Exception as exc:  # e.g. the database is down: the send fails, as alone
                     if (waiter := self._next()) is not None:
                         waiter.set_exception(exc)
                     continue
-                finally:
-                    ahead = None
-                if self._queued > 1:
-                    ahead = asyncio.create_task(self.budget.reserve())
                 if (delay := slot - loop.time()) > 0:
                     await asyncio.sleep(delay)
                 if (waiter := self._next()) is not None:
                     waiter.set_result(None)
         finally:
-            if ahead is not None:  # nobody left to use it (only if waiters were cancelled)
-                ahead.cancel()
+            for task in ahead:  # nobody left to use them (only if waiters were cancelled)
+                task.cancel()
             # Cancelled (shutdown): nobody may wait for a slot that will not come.
             for waiter in [*self._bulk, *(w for q in self._replies.values() for w in q)]:
                 waiter.cancel()
             self._replies.clear()
             self._bulk.clear()
             self._queued = 0
+
+    async def _reserve_after(self, previous: asyncio.Task[float] | None) -> float:
+        if previous is not None:
+            await asyncio.wait([previous])  # one at a time: slots come back in order
+        return await self.budget.reserve()
 
     def _next(self) -> asyncio.Future[None] | None:
         """The first live waiter in line, taken off the line."""
