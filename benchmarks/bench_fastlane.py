@@ -168,6 +168,8 @@ async def run(
                 else:
                     print("  (the fan-out outlasted the probes)")
                 handled = await fan_out
+                gate = app.bot.rate_limiter.gate  # type: ignore[union-attr]
+                granted, missed = dict(gate.granted), gate.missed
             finally:
                 await app.updater.stop()
                 await app.stop()
@@ -201,6 +203,11 @@ async def run(
         f"{fan_out_rate:.1f} / {all_rate - fan_out_rate:.1f}",
     )
     table.add(label, "fan-out duration, s", f"{span:.1f}")
+    table.add(
+        label,
+        "slots given: replies / bulk; given up after a stall",
+        f"{granted['reply']:,} / {granted['bulk']:,}; {missed}",
+    )
     table.add(label, "429 answers", str(stats["floods"]), "0", stats["floods"] == 0)
     if probes.missed:
         table.add(label, "probes not answered in 30 s", str(probes.missed), "0", False)

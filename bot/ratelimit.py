@@ -56,8 +56,10 @@ from storage.db import is_sqlite
 log = logging.getLogger(__name__)
 
 RETRIES_AFTER_429 = 3
-SLOTS_AHEAD = 2  # slots taken before they come, each given to whoever is first in line then
-# A slot missed by up to this much is still given (see the module docstring).
+# Slots taken before they come (in one round trip), each given to whoever is first in line
+# when it comes.
+SLOTS_AHEAD = 4
+# A slot missed by up to this much is still given; by more, it is given up (module docstring).
 CATCH_UP_SECONDS = 0.1
 
 ApiResult = bool | dict[str, Any] | list[dict[str, Any]]
@@ -66,24 +68,22 @@ _NEW_MESSAGE_METHODS = frozenset(
     ("copymessage", "copymessages", "forwardmessage", "forwardmessages")
 )
 
-_TAKE_SLOT = text(
+_TAKE_SLOTS = text(
     """
     INSERT INTO sendbudget (name, next_slot)
-    VALUES (:name, clock_timestamp() + make_interval(secs => :interval))
+    VALUES (:name, clock_timestamp() + make_interval(secs => :span))
     ON CONFLICT (name) DO UPDATE
         SET next_slot = greatest(
             sendbudget.next_slot, clock_timestamp() - make_interval(secs => :tolerance)
-        ) + make_interval(secs => :interval)
-    RETURNING greatest(
-        0, extract(epoch FROM next_slot - make_interval(secs => :interval) - clock_timestamp())
-    )
+        ) + make_interval(secs => :span)
+    RETURNING extract(epoch FROM next_slot - make_interval(secs => :span) - clock_timestamp())
     """
 )
 
 
 class Budget(Protocol):
-    async def reserve(self) -> float:
-        """Take the next slot; return when it is, in the event loop's time."""
+    async def reserve(self, count: int) -> list[float]:
+        """Take the next `count` slots; return when they are, in the event loop's time."""
 
 
 class LocalBudget:
@@ -95,10 +95,10 @@ class LocalBudget:
         self.rate = rate
         self._next_slot = 0.0
 
-    async def reserve(self) -> float:
-        slot = max(self._next_slot, asyncio.get_running_loop().time() - CATCH_UP_SECONDS)
-        self._next_slot = slot + 1.0 / self.rate
-        return slot
+    async def reserve(self, count: int) -> list[float]:
+        first = max(self._next_slot, asyncio.get_running_loop().time() - CATCH_UP_SECONDS)
+        self._next_slot = first + count / self.rate
+        return [first + n / self.rate for n in range(count)]
 
 
 class SharedBudget:
@@ -112,22 +112,24 @@ class SharedBudget:
         self.name = name
         self.taken = 0
 
-    def take_slot(self) -> float:
-        """Reserve the next slot; return how many seconds to wait for it."""
+    def take_slots(self, count: int = 1) -> float:
+        """Reserve the next `count` slots (1/rate apart); return how many seconds from now
+        the first one is (negative: missed by that much, within the tolerance)."""
+        span = count / self.rate
         with self.engine.begin() as connection:
-            wait = connection.execute(
-                _TAKE_SLOT,
-                {"name": self.name, "interval": 1.0 / self.rate, "tolerance": CATCH_UP_SECONDS},
+            first = connection.execute(
+                _TAKE_SLOTS,
+                {"name": self.name, "span": span, "tolerance": CATCH_UP_SECONDS},
             ).scalar_one()
-        self.taken += 1
-        return float(wait)
+        self.taken += count
+        return float(first)
 
-    async def reserve(self) -> float:
-        # In a thread: the event loop keeps serving updates while the row is locked. The wait
-        # counts from the database's clock; counting it from our own after the round trip
-        # errs late, never early.
-        wait = await asyncio.to_thread(self.take_slot)
-        return asyncio.get_running_loop().time() + wait
+    async def reserve(self, count: int) -> list[float]:
+        # In a thread: the event loop keeps serving updates while the row is locked. Counted
+        # from our clock after the round trip, a slot errs late, never early.
+        first = await asyncio.to_thread(self.take_slots, count)
+        now = asyncio.get_running_loop().time()
+        return [now + first + n / self.rate for n in range(count)]
 
 
 class SlotGate:
@@ -145,6 +147,7 @@ class SlotGate:
         self._queued = 0
         self._server: asyncio.Task[None] | None = None
         self.granted = {Lane.reply: 0, Lane.bulk: 0}
+        self.missed = 0  # slots that came while this process was stalled, given up
 
     async def enter(self, lane: Lane, chat: Hashable) -> None:
         """Wait for a slot for one message to `chat` in `lane`."""
@@ -166,39 +169,43 @@ class SlotGate:
 
     async def _serve(self) -> None:
         loop = asyncio.get_running_loop()
-        # Slots being taken, in order: the next one, and while more are waiting, those after
-        # it, so that neither the database's round trip nor a busy event loop costs any time
-        # between two slots.
-        ahead: deque[asyncio.Task[float]] = deque()
+        slots: deque[float] = deque()  # taken, not yet given
+        # The next slots, being taken while the current ones are waited for, so that the
+        # database's round trip costs no time between two slots.
+        taking: asyncio.Task[list[float]] | None = None
         try:
             while self._queued:
-                while len(ahead) < min(self._queued, SLOTS_AHEAD):
-                    after = ahead[-1] if ahead else None
-                    ahead.append(asyncio.create_task(self._reserve_after(after)))
-                try:
-                    slot = await ahead.popleft()
-                except Exception as exc:  # e.g. the database is down: the send fails, as alone
-                    if (waiter := self._next()) is not None:
-                        waiter.set_exception(exc)
+                if taking is not None and (taking.done() or not slots):
+                    try:
+                        slots.extend(await taking)
+                    except Exception as exc:  # the database is down: the send fails, as alone
+                        if (waiter := self._next()) is not None:
+                            waiter.set_exception(exc)
+                        continue
+                    finally:
+                        taking = None
+                wanted = min(self._queued, SLOTS_AHEAD) - len(slots)
+                if taking is None and wanted > 0:
+                    taking = asyncio.create_task(self.budget.reserve(wanted))
+                if not slots:
                     continue
+                slot = slots.popleft()
                 if (delay := slot - loop.time()) > 0:
                     await asyncio.sleep(delay)
+                elif -delay > CATCH_UP_SECONDS:  # stalled: sending now would be a burst
+                    self.missed += 1
+                    continue
                 if (waiter := self._next()) is not None:
                     waiter.set_result(None)
         finally:
-            for task in ahead:  # nobody left to use them (only if waiters were cancelled)
-                task.cancel()
+            if taking is not None:
+                taking.cancel()
             # Cancelled (shutdown): nobody may wait for a slot that will not come.
             for waiter in [*self._bulk, *(w for q in self._replies.values() for w in q)]:
                 waiter.cancel()
             self._replies.clear()
             self._bulk.clear()
             self._queued = 0
-
-    async def _reserve_after(self, previous: asyncio.Task[float] | None) -> float:
-        if previous is not None:
-            await asyncio.wait([previous])  # one at a time: slots come back in order
-        return await self.budget.reserve()
 
     def _next(self) -> asyncio.Future[None] | None:
         """The first live waiter in line, taken off the line."""

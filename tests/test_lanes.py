@@ -121,9 +121,10 @@ async def test_replies_take_turns_between_chats_and_go_before_bulk() -> None:
     tokens: asyncio.Queue[None] = asyncio.Queue()
 
     class Budget:
-        async def reserve(self) -> float:
-            await tokens.get()
-            return 0.0  # due at once
+        async def reserve(self, count: int) -> list[float]:
+            for _ in range(count):
+                await tokens.get()
+            return [asyncio.get_running_loop().time()] * count  # due at once
 
     gate, served = SlotGate(Budget()), []
 

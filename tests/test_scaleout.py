@@ -298,7 +298,7 @@ def test_the_shared_budget_spaces_slots_across_processes(postgres_url: str) -> N
     rate, slots = 20.0, 40
     budgets = [SharedBudget(engine_a, rate, "t"), SharedBudget(engine_b, rate, "t")]
     started = time.monotonic()
-    waits = [budgets[i % 2].take_slot() for i in range(slots)]
+    waits = [budgets[i % 2].take_slots() for i in range(slots)]
     elapsed = time.monotonic() - started
     # The n-th slot is (n-1)/rate after the first; taking them cannot have made up for more
     # than the time it took.
