@@ -4,7 +4,11 @@
 #   docker run -d --name tweetdrip -e TELEGRAM_BOT_TOKEN=... -v tweetdrip-data:/data tweetdrip
 # See docs/production.md for webhook mode, PostgreSQL (compose.yaml), backups and upgrades.
 
-ARG PYTHON_IMAGE=python:3.11-slim
+# An exact release rather than a moving tag: the same Python and Debian on every build. A
+# digest (@sha256:...) would pin the very bytes too; none is recorded because the registry
+# could not be reached when this tag was chosen. Add it on the next update, from
+# `docker buildx imagetools inspect python:3.11.17-slim-bookworm`.
+ARG PYTHON_IMAGE=python:3.11.17-slim-bookworm
 
 # -- build: a virtualenv with the locked dependencies and tweetdrip itself ----------------
 FROM ${PYTHON_IMAGE} AS build
@@ -40,7 +44,8 @@ RUN groupadd --system --gid 10001 tweetdrip \
     && mkdir -p /data \
     && chown tweetdrip:tweetdrip /data
 COPY --from=build /opt/venv /opt/venv
-USER tweetdrip:tweetdrip
+# Numeric, so a runtime (Kubernetes runAsNonRoot, for one) can tell it is not root.
+USER 10001:10001
 WORKDIR /data
 # The SQLite database (and its -wal/-shm files) live here; back it up with
 # `docker exec tweetdrip tweetdrip db backup /data/backups/tweetdrip-$(date +%F).db`.

@@ -3,6 +3,9 @@
 
 python3 tasks.py run            # the bot (any tweetdrip command works: sandbox, db upgrade, ...)
 python3 tasks.py test           # lint, type-check and the whole test suite
+
+The virtualenv (.venv) holds exactly the versions in requirements.lock and
+requirements-dev.lock, reinstalled whenever one of them or pyproject.toml changes.
 """
 
 from __future__ import annotations
@@ -18,20 +21,34 @@ ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("TWEETDRIP_VENV", ROOT / ".venv"))
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".tasks-stamp"
+# The exact versions the image runs (requirements.lock) and the checks ran with
+# (requirements-dev.lock): a fresh machine installs these, never whatever is newest.
+LOCKS = ("requirements.lock", "requirements-dev.lock")
+
+
+def _inputs_digest() -> str:
+    digest = hashlib.sha256()
+    for name in ("pyproject.toml", *LOCKS):
+        digest.update(name.encode() + b"\0" + (ROOT / name).read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def ensure_venv() -> None:
-    """Create the virtualenv and install the project when pyproject.toml changed."""
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    """Create the virtualenv; install the locked versions when pyproject.toml or a lock changed."""
+    digest = _inputs_digest()
     if STAMP.exists() and STAMP.read_text() == digest:
         return
     if not (BIN / "python").exists():
         print(f"creating a virtualenv in {VENV} ...", file=sys.stderr)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    print("installing tweetdrip and its dependencies ...", file=sys.stderr)
+    print("installing the locked dependencies and tweetdrip ...", file=sys.stderr)
     pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)
+    # --no-deps: the locks are complete (tests/test_docker.py checks it), so nothing is resolved
+    # afresh; `pip check` below proves they fit together.
+    locks = [arg for lock in LOCKS for arg in ("-r", str(ROOT / lock))]
+    subprocess.run([*pip, "--no-deps", *locks], check=True)
+    subprocess.run([*pip, "--no-deps", "-e", str(ROOT)], check=True)
+    subprocess.run([str(BIN / "python"), "-m", "pip", "check", "-q"], check=True)
     STAMP.write_text(digest)
 
 

@@ -40,7 +40,7 @@ from bot.clock import VirtualClock
 from bot.emulator import TelegramEmulator
 from bot.handlers.group import resume_group_sessions, run_group_tick
 from storage.db import make_engine, session_scope
-from storage.groups import active_session_ids
+from storage.groups import active_session, active_session_ids
 from tests.harness import START, Harness, start_harness
 
 QUESTIONS = 5
@@ -68,11 +68,13 @@ async def _open_sessions(h: Harness, groups: list[int], players: int) -> dict[in
     sessions: dict[int, int] = {}
     for index, chat in enumerate(groups):
         lobby = h.last_message(chat)
-        data = next(d for d in lobby.callback_data if d.startswith("gq:join:"))
-        sessions[chat] = int(data.rsplit(":", 1)[1])
+        with session_scope(h.engine) as session:
+            found = active_session(session, chat)
+        assert found is not None and found.id is not None
+        sessions[chat] = found.id
         for user in _players(index, players)[1:]:
-            emulator.press_button(user, lobby, data)
-        emulator.press_button(_players(index, players)[0], lobby, f"gq:start:{sessions[chat]}")
+            emulator.press_button(user, lobby, "gq:join")
+        emulator.press_button(_players(index, players)[0], lobby, "gq:start")
     await h.settle(timeout=120)
     return sessions
 

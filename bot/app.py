@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
-from typing import Any
+import signal
+from functools import partial
+from typing import Any, NoReturn
 
 from sqlalchemy.engine import Engine
 from telegram import Update
@@ -14,10 +17,11 @@ from telegram.ext import Application, ApplicationBuilder
 from bot.clock import Clock, SystemClock
 from bot.commands import publish_command_menus
 from bot.context import CONTEXT_TYPES, Context, Services
-from bot.dispatch import dispatch_job
+from bot.dispatch import dispatch_job, stop_delivering
 from bot.handlers import admin, group, quiz, trainee
 from bot.lanes import make_update_processor
 from bot.library import load_current_library
+from bot.outage import database_unavailable
 from bot.ratelimit import make_rate_limiter
 from bot.sending import ChatPacer
 from bot.settings import Settings
@@ -26,6 +30,7 @@ from storage.db import make_engine
 log = logging.getLogger(__name__)
 
 DISPATCH_JOB = "dispatch"
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class MissingToken(RuntimeError):
@@ -83,15 +88,40 @@ def build_application(
     trainee.register(app)
     app.add_error_handler(_on_error)
 
-    if start_dispatcher and app.job_queue is not None:
+    if start_dispatcher:
+        schedule_dispatcher(app)
+    return app
+
+
+def schedule_dispatcher(app: Application) -> None:
+    """Run the delivery engine every DISPATCH_INTERVAL_SECONDS (it pauses itself while it runs)."""
+    if app.job_queue is not None:
         app.job_queue.run_repeating(
             dispatch_job,
-            interval=settings.dispatch_interval_seconds,
+            interval=app.bot_data.services.settings.dispatch_interval_seconds,
             first=1,
             name=DISPATCH_JOB,
             job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
         )
-    return app
+
+
+def run_polling(app: Application) -> None:
+    """Long polling until SIGTERM or SIGINT. The delivery engine hears of the signal first,
+    before the application waits for its jobs (`stop_signal`)."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)  # the loop run_polling takes, with our handlers on it
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, partial(stop_signal, app))
+    # PTB installs no handlers of its own, and closes the loop when it is done.
+    app.run_polling(allowed_updates=Update.ALL_TYPES, stop_signals=None)
+
+
+def stop_signal(app: Application) -> NoReturn:
+    """On SIGTERM/SIGINT: stop the delivery engine, then stop the application the way PTB's
+    own signal handler does (SystemExit out of the running loop; run_polling catches it and
+    shuts down: updates, jobs, post_stop)."""
+    stop_delivering(app)
+    raise SystemExit
 
 
 async def _post_init(app: Application) -> None:
@@ -110,12 +140,18 @@ def freeze_startup_objects() -> None:
 
 async def _post_stop(app: Application) -> None:
     await app.bot_data.services.drain()
+    app.bot_data.services.db.close()
     gc.unfreeze()
 
 
 async def _on_error(update: object, context: Context) -> None:
     """Log first; then, where there is a chat, tell the person something went wrong."""
-    log.error("error while handling an update", exc_info=context.error)
+    if context.error is not None and database_unavailable(context.error):
+        # An outage fails every update and job alike: logged once, not once per failure.
+        what = "a job" if update is None else "handling an update"
+        context.bot_data.services.outages.failed(context.error, what)
+    else:
+        log.error("error while handling an update", exc_info=context.error)
     if isinstance(context.error, Forbidden):
         return
     if isinstance(update, Update) and update.effective_chat is not None:

@@ -5,24 +5,44 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
-from telegram import Update
 from telegram.error import InvalidToken, NetworkError
 from telegram.ext import Application
+from typer.core import TyperGroup
 
 from bot import cli_admin
-from bot.app import MissingToken, build_application
-from bot.logs import redact, setup_logging
+from bot.app import MissingToken, build_application, run_polling
+from bot.logs import configured_secrets, redact, redact_output, secret_values, setup_logging
 from bot.settings import Settings
 from content.cli import app as content_app
-from storage.db import is_sqlite, make_engine, session_scope
+from storage.db import (
+    DatabaseUnavailable,
+    is_sqlite,
+    make_engine,
+    parse_url,
+    safe_url,
+    session_scope,
+)
 from storage.drip import release_all_leases
 from storage.migrate import upgrade
 
+
+class _Commands(TyperGroup):
+    """The command group: a database that cannot be opened is one line, not a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's own click Context, which it does not export
+        try:
+            return super().invoke(ctx)
+        except DatabaseUnavailable as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from None
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="tweetdrip: a Telegram bot that drips medical tweetorials to trainees.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -59,8 +79,8 @@ def run(
 ) -> None:
     """Run the bot (long polling by default); migrates the database first."""
     settings = load_settings()
-    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
-    setup_logging(settings.log_level, token)
+    secrets = secret_values(settings)
+    setup_logging(settings.log_level, secrets)
     engine = make_engine(settings.database_url)
     upgrade(engine)
     if is_sqlite(engine):
@@ -79,7 +99,7 @@ def run(
         raise typer.Exit(2) from None
     except NetworkError as exc:
         typer.echo(
-            f"Could not reach Telegram: {redact(str(exc), [token])}. Check the network, or "
+            f"Could not reach Telegram: {redact(str(exc), secrets)}. Check the network, or "
             "TELEGRAM_API_BASE_URL if you use a local Bot API server.",
             err=True,
         )
@@ -90,7 +110,7 @@ def run(
 
             run_webhook(application, settings)
         else:
-            application.run_polling(allowed_updates=Update.ALL_TYPES)
+            run_polling(application)
     except InvalidToken:
         typer.echo("Telegram rejected the token.\n\n" + TOKEN_HELP, err=True)
         raise typer.Exit(2) from None
@@ -107,7 +127,7 @@ def db_upgrade() -> None:
     """Create or migrate the database to the latest schema."""
     settings = load_settings()
     upgrade(make_engine(settings.database_url))
-    typer.echo(f"database is up to date ({redact(_safe_url(settings.database_url))})")
+    typer.echo(f"database is up to date ({safe_url(settings.database_url)})")
 
 
 @db_app.command("backup")
@@ -121,6 +141,7 @@ def db_backup(
     from storage.backup import BackupError, backup_sqlite, sqlite_path
 
     settings = load_settings()
+    parse_url(settings.database_url)  # an unusable URL is explained like everywhere else
     try:
         result = backup_sqlite(sqlite_path(settings.database_url), target, overwrite=overwrite)
     except BackupError as exc:
@@ -163,15 +184,10 @@ def sandbox(
     run_sandbox(database=database)
 
 
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
 app.command("stats")(cli_admin.stats)
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: every line any command prints goes through the redactor."""
+    redact_output(configured_secrets())
     sys.exit(app())

@@ -11,8 +11,10 @@ from sqlalchemy.engine import Engine
 from telegram.ext import CallbackContext, ContextTypes, ExtBot
 
 from bot.clock import Clock, SystemClock
+from bot.outage import OutageTracker
 from bot.settings import Settings
 from content.models import Library
+from storage.runner import Database
 
 if TYPE_CHECKING:
     from bot.sending import ChatPacer
@@ -29,6 +31,14 @@ class Services:
     pacer: ChatPacer | None = None
     _library: Library | None = None
     background: set[asyncio.Task[Any]] = field(default_factory=set)  # spawned work in flight
+    # Set on SIGTERM/SIGINT: the delivery engine claims nothing more (bot/dispatch.py).
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    outages: OutageTracker = field(default_factory=OutageTracker)  # database outages, logged once
+    # Units of database work run here, off the event loop (storage/runner.py).
+    db: Database = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.db = Database(self.engine)
 
     def library(self) -> Library:
         if self._library is None:

@@ -39,6 +39,7 @@ from bot.domain.reminders import should_pause
 from bot.domain.review import review_horizon
 from bot.domain.schedule import next_delivery_at
 from bot.domain.timeparse import zone
+from bot.outage import database_unavailable
 from bot.quizzes import (
     add_due_reviews,
     idle_pause_html,
@@ -106,6 +107,9 @@ class _Prepared:
 
 
 _Step = tuple[str, Any, "asyncio.Future[Any]"]  # (kind, argument, the delivery's future)
+# How an installment's last message is recorded with its finish: a plain mark (set-wise), or
+# a write block that returns False when the installment stops there (see `_record`).
+_LastRecord = q.Mark | Callable[[Session], bool]
 _Outcome = tuple[Any, Exception | None]  # (result, error)
 
 
@@ -165,9 +169,10 @@ class _Writes:
         subscription_id: int,
         plan: q.ScheduleInputs,
         owner: str | None,
-        last: q.Mark | None = None,
+        last: _LastRecord | None = None,
     ) -> None:
-        """Record the `last` message, if given, and `_finish` the installment."""
+        """Record the `last` message, if given, and `_finish` the installment in the same
+        transaction (unless recording it says the installment stops there)."""
         await self._put("finish", (library, subscription_id, plan, owner, last))
 
     async def _put(self, kind: str, argument: Any) -> Any:
@@ -277,17 +282,52 @@ class _Writes:
 
 
 async def dispatch_job(context: Context) -> None:
-    """JobQueue entry point: deliver everything that is due."""
-    await dispatch_due(context.application)
+    """JobQueue entry point: deliver everything that is due.
+
+    The job is paused while it runs: a fan-out outlasts many intervals, and the scheduler
+    would otherwise log a skipped run at each of them. A database outage is logged once
+    when it starts and once when it ends (`bot.outage`), not with a traceback every tick.
+    """
+    svc: Services = context.bot_data.services
+    job = context.job
+    if job is not None:
+        job.enabled = False
+    try:
+        await dispatch_due(context.application)
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        svc.outages.failed(exc, "the dispatcher")
+    else:
+        svc.outages.succeeded()
+    finally:
+        if job is not None and not svc.stopping.is_set():
+            job.enabled = True
+
+
+def stop_delivering(app: Application) -> None:
+    """Shut the delivery engine down (on SIGTERM/SIGINT, before the application waits for
+    its jobs): claim nothing more and give back what was claimed but not started; each
+    delivery under way ends after the message in flight, within SHUTDOWN_GRACE_SECONDS."""
+    svc: Services = app.bot_data.services
+    if not svc.stopping.is_set():
+        log.info(
+            "stopping: no new deliveries; the messages in flight get %s s to finish",
+            svc.settings.shutdown_grace_seconds,
+        )
+        svc.stopping.set()
 
 
 async def dispatch_due(app: Application, now: dt.datetime | None = None) -> int:
-    """Claim due subscriptions and deliver them until none are left; return how many."""
+    """Claim due subscriptions and deliver them until none are left, or until the engine
+    is told to stop (`stop_delivering`); return how many."""
     svc: Services = app.bot_data.services
+    if svc.stopping.is_set():
+        return 0
     settings = svc.settings
     lease = dt.timedelta(seconds=settings.dispatch_lease_seconds)
     claimed: deque[tuple[int, str]] = deque()
-    running: set[asyncio.Task[None]] = set()
+    running: dict[asyncio.Future[None], tuple[int, str]] = {}  # with (subscription, owner)
     more_due = True
     handled = 0
     writes = _Writes(
@@ -302,11 +342,15 @@ async def dispatch_due(app: Application, now: dt.datetime | None = None) -> int:
     async def one(subscription_id: int, owner: str) -> None:
         try:
             await deliver_subscription(app.bot, svc, subscription_id, writes, owner)
-        except Exception:  # one trainee's failure must not stop everyone else's drip
-            log.exception("delivering subscription %s failed", subscription_id)
+        except Exception as exc:  # one trainee's failure must not stop everyone else's drip
+            if database_unavailable(exc):
+                svc.outages.failed(exc, f"delivering subscription {subscription_id}")
+            else:
+                log.exception("delivering subscription %s failed", subscription_id)
 
+    stopping: asyncio.Future[Any] = asyncio.ensure_future(svc.stopping.wait())
     try:
-        while True:
+        while not svc.stopping.is_set():
             # Claim the next batch before this one runs dry, so the senders never wait for
             # the slowest subscriber of a batch (a paced batch would otherwise end at a trickle).
             if more_due and len(claimed) < settings.dispatch_concurrency:
@@ -318,17 +362,77 @@ async def dispatch_due(app: Application, now: dt.datetime | None = None) -> int:
                 claimed.extend((i, owner) for i in ids)
                 more_due = len(ids) == settings.dispatch_batch_size
             while claimed and len(running) < settings.dispatch_concurrency:
-                running.add(asyncio.create_task(one(*claimed.popleft())))
+                sub_id, owner = claimed.popleft()
+                running[asyncio.create_task(one(sub_id, owner))] = (sub_id, owner)
             if not running:
                 return handled
-            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            handled += len(done)
+            done, _ = await asyncio.wait([*running, stopping], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if running.pop(task, None) is not None:  # not `stopping`
+                    handled += 1
+        # Stopping: what was claimed but not started is due again at once, for any process;
+        # each delivery under way stops after its message in flight (deliver_subscription).
+        given_back, under_way = len(claimed), len(running)
+        _release(svc, list(claimed))
+        claimed.clear()
+        if running:
+            finished, _ = await asyncio.wait(running, timeout=settings.shutdown_grace_seconds)
+            for task in finished:
+                del running[task]
+            handled += len(finished)
+        log.info(
+            "delivery stopped: %d claimed subscriptions given back, %d stopped after their "
+            "message in flight, %d cut short by the grace",
+            given_back,
+            under_way - len(running),
+            len(running),
+        )
+        return handled
     finally:
-        for task in running:  # cancelled (shutdown): the leases run out, others take over
+        stopping.cancel()
+        for task in running:  # past the grace, or an error: cut short
             task.cancel()
         if running:
             await asyncio.wait(running)
         await writes.close()
+        if svc.stopping.is_set():
+            # Their message in flight may have gone out unrecorded: it is sent again by
+            # whoever takes them over (the documented window), at once rather than after
+            # the lease.
+            _release(svc, list(running.values()))
+
+
+def _release(svc: Services, leases: list[tuple[int, str]]) -> None:
+    if not leases:
+        return
+    try:
+        with session_scope(svc.engine) as session:
+            q.release_leases(session, leases)
+    except Exception as exc:  # the leases run out on their own
+        if not database_unavailable(exc):
+            raise
+        svc.outages.failed(exc, "releasing leases")
+
+
+async def deliver_now(app: Application, subscription_id: int) -> bool:
+    """Claim one subscription, if it is due and no dispatcher holds it, and deliver it
+    under that claim (the same lease, outbox and records as a dispatch pass); False if it
+    was not claimed here."""
+    svc: Services = app.bot_data.services
+    if svc.stopping.is_set():
+        return False
+    lease = dt.timedelta(seconds=svc.settings.dispatch_lease_seconds)
+    owner = uuid.uuid4().hex
+    with session_scope(svc.engine) as session:
+        claimed = q.claim_due(session, svc.now(), 1, lease, owner, subscription_id)
+    if not claimed:
+        return False
+    writes = _Writes(svc)
+    try:
+        await deliver_subscription(app.bot, svc, subscription_id, writes, owner)
+    finally:
+        await writes.close()
+    return True
 
 
 async def deliver_subscription(
@@ -340,11 +444,16 @@ async def deliver_subscription(
 ) -> None:
     """Send the pending installment of one subscription, planning it first if needed.
 
-    `owner` is the claim it was leased under; without one the lease is not checked.
+    `owner` is the claim it was leased under; without one the lease is not checked. When
+    the engine is stopping, it ends after the message in flight and gives the lease back:
+    the rest stays in the outbox, for whoever claims the subscription next.
     """
     writes = writes or _Writes(svc)
     library = svc.library()
     lease = dt.timedelta(seconds=svc.settings.dispatch_lease_seconds)
+    if svc.stopping.is_set():
+        await _give_back(writes, subscription_id, owner)
+        return
     if owner is None:
         ready = await writes.run(
             lambda session: _prepare(session, svc, library, subscription_id, None)
@@ -359,8 +468,11 @@ async def deliver_subscription(
         return
     renew_lease_at = svc.now() + lease / 2
 
-    last: q.Mark | None = None  # the last message's record, written with the finish
+    last: _LastRecord | None = None  # the last message's record, written with the finish
     for index, item in enumerate(ready.items):
+        if svc.stopping.is_set():
+            await _give_back(writes, subscription_id, owner)
+            return
         result = await _send_item(bot, svc, library, target, item, reply_to)
         now = svc.now()
         moved_to = result.chat_id
@@ -370,14 +482,21 @@ async def deliver_subscription(
         lease_until = None
         if now >= renew_lease_at:
             lease_until, renew_lease_at = now + lease, now + lease / 2
-        if migrated or lease_until is not None or not _only_a_mark(result):
+        just_a_mark = not migrated and lease_until is None and _only_a_mark(result)
+        if index == len(ready.items) - 1 and result.outcome in (Outcome.sent, Outcome.failed):
+            # The last message: recorded in the same write as the finish below.
+            last = (
+                _mark(item, result, now)
+                if just_a_mark
+                else partial(_record, library, target, item, result, now, migrated, lease_until)
+            )
+            go_on = True
+        elif just_a_mark:
+            go_on = await writes.mark(_mark(item, result, now))
+        else:
             go_on = await writes.run(
                 partial(_record, library, target, item, result, now, migrated, lease_until)
             )
-        elif index == len(ready.items) - 1:
-            last, go_on = _mark(item, result, now), True
-        else:
-            go_on = await writes.mark(_mark(item, result, now))
         if result.outcome == Outcome.blocked:
             log.info("subscription %s: chat %s blocked the bot", subscription_id, target.chat_id)
         elif result.outcome == Outcome.failed:
@@ -389,6 +508,12 @@ async def deliver_subscription(
 
     assert ready.plan is not None  # set whenever there are items
     await writes.finish(library, subscription_id, ready.plan, owner, last)
+
+
+async def _give_back(writes: _Writes, subscription_id: int, owner: str | None) -> None:
+    """Release the lease of a delivery cut short by a shutdown."""
+    if owner is not None:
+        await writes.run(lambda session: q.release_leases(session, [(subscription_id, owner)]))
 
 
 def _only_a_mark(result: SendResult[Message]) -> bool:
@@ -541,17 +666,23 @@ def _prepare_many(
 def _finish_many(
     svc: Services,
     session: Session,
-    requests: list[tuple[Library, int, q.ScheduleInputs, str | None, q.Mark | None]],
+    requests: list[tuple[Library, int, q.ScheduleInputs, str | None, _LastRecord | None]],
 ) -> list[None]:
-    """Record each installment's last message, then `_finish` them, in one statement when
-    every claim still holds its lease and nothing changed while sending."""
+    """Record each installment's last message, then `_finish` them (in one statement when
+    every claim still holds its lease and nothing changed while sending).
+
+    One write for both: a crash between the last record and the finish would leave an
+    installment all sent but still due, and the next one would go out at the restart.
+    """
     now = svc.now()
-    marks = [last for *_, last in requests if last is not None]
+    marks = [last for *_, last in requests if isinstance(last, q.Mark)]
     kept = dict(zip([m.delivery_id for m in marks], q.mark_deliveries(session, marks), strict=True))
     leased: list[tuple[Library, int, q.ScheduleInputs, str]] = []
     for library, sub_id, plan, owner, last in requests:
-        if last is not None and not kept[last.delivery_id]:
+        if isinstance(last, q.Mark) and not kept[last.delivery_id]:
             continue  # the subscription was deleted meanwhile (its outbox went with it)
+        if last is not None and not isinstance(last, q.Mark) and not last(session):
+            continue  # blocked, deleted or taken over: the installment stops here
         if owner is None:
             _finish(session, library, sub_id, plan, now)
         else:

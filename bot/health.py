@@ -14,12 +14,13 @@ from typing import Any
 import aiohttp
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from telegram import Bot
 from telegram.error import TelegramError
 
+from bot.logs import TOKEN_PLACEHOLDER, redact
 from bot.settings import Settings
-from storage.db import make_engine
+from storage.db import DatabaseUnavailable, make_engine, sqlite_file, unavailable_message
 
 CHECK_TIMEOUT_SECONDS = 5.0
 
@@ -63,10 +64,38 @@ async def check_database(engine: Engine, timeout: float = CHECK_TIMEOUT_SECONDS)
         await asyncio.wait_for(asyncio.to_thread(_ping_database, engine), timeout)
     except TimeoutError:
         return Check(False, f"no answer within {timeout:.0f} s", time.monotonic() - started)
+    except DBAPIError as exc:
+        return Check(False, unavailable_message(engine, exc), time.monotonic() - started)
     except SQLAlchemyError as exc:
-        reason = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0]
+        reason = (str(exc).splitlines() or [""])[0]
         return Check(False, f"{type(exc).__name__}: {reason}", time.monotonic() - started)
     return Check(True, engine.dialect.name, time.monotonic() - started)
+
+
+async def check_database_url(url: str, timeout: float = CHECK_TIMEOUT_SECONDS) -> Check:
+    """Check the database DATABASE_URL names, creating nothing: a missing SQLite file fails."""
+    try:
+        path = sqlite_file(url)
+        if path is not None and not path.is_file():
+            return Check(
+                False,
+                f"DATABASE_URL: no SQLite database at {path} "
+                "(`tweetdrip db upgrade` or `tweetdrip run` creates it)",
+                0.0,
+            )
+        engine = make_engine(url)
+    except DatabaseUnavailable as exc:
+        return Check(False, str(exc), 0.0)
+    try:
+        return await check_database(engine, timeout)
+    finally:
+        engine.dispose()
+
+
+def _telegram_failure(bot: Bot, exc: TelegramError, started: float) -> Check:
+    # InvalidToken's message quotes the token: the answer may end up in `docker inspect`.
+    detail = redact(f"{type(exc).__name__}: {exc.message}", {bot.token: TOKEN_PLACEHOLDER})
+    return Check(False, detail, time.monotonic() - started)
 
 
 async def check_telegram(bot: Bot, timeout: float = CHECK_TIMEOUT_SECONDS) -> Check:
@@ -77,7 +106,7 @@ async def check_telegram(bot: Bot, timeout: float = CHECK_TIMEOUT_SECONDS) -> Ch
             read_timeout=timeout, connect_timeout=timeout, write_timeout=timeout, pool_timeout=1
         )
     except TelegramError as exc:
-        return Check(False, f"{type(exc).__name__}: {exc.message}", time.monotonic() - started)
+        return _telegram_failure(bot, exc, started)
     return Check(True, f"@{me.username}", time.monotonic() - started)
 
 
@@ -123,15 +152,21 @@ async def probe(settings: Settings, url: str | None = None) -> tuple[bool, dict[
                 return response.status == 200, body
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             return False, {"status": "unavailable", "detail": f"{url}: {exc!r}"}
-    engine = make_engine(settings.database_url)
-    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
-    bot = Bot(token, base_url=settings.telegram_api_base_url or "https://api.telegram.org/bot")
-    try:
-        async with bot:
-            report = await HealthChecker(engine, bot, telegram_ttl=0).report()
-    except TelegramError as exc:  # initialize() calls getMe too
-        database = await check_database(engine)
-        report = HealthReport(database, Check(False, f"{type(exc).__name__}: {exc.message}", 0))
-    finally:
-        engine.dispose()
+    database, telegram = await asyncio.gather(
+        check_database_url(settings.database_url), _check_new_bot(settings)
+    )
+    report = HealthReport(database, telegram)
     return report.ok, report.to_json()
+
+
+async def _check_new_bot(settings: Settings) -> Check:
+    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
+    if not token:
+        return Check(False, "TELEGRAM_BOT_TOKEN is not set", 0.0)
+    bot = Bot(token, base_url=settings.telegram_api_base_url or "https://api.telegram.org/bot")
+    started = time.monotonic()
+    try:
+        async with bot:  # initialize() calls getMe, as check_telegram does
+            return await check_telegram(bot)
+    except TelegramError as exc:
+        return _telegram_failure(bot, exc, started)

@@ -35,7 +35,7 @@ from bot.domain.scoring import (
 )
 from bot.domain.streaks import Streak, streak
 from bot.domain.timeparse import zone
-from content.models import POLL_EXPLANATION_MAX, Library, QuizQuestion, Thread
+from content.models import POLL_EXPLANATION_MAX, Library, QuizQuestion, Thread, tg_len
 from storage import drip as outbox
 from storage import quiz as q
 from storage.models import (
@@ -59,10 +59,6 @@ _MEDIA_ERROR = re.compile(
 # --- sending ---------------------------------------------------------------------------------
 
 
-def _tg_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
 def poll_explanation(question: QuizQuestion) -> str | None:
     """The explanation, ending with a pointer to the post it comes from when it has none."""
     text = question.explanation.strip()
@@ -70,7 +66,7 @@ def poll_explanation(question: QuizQuestion) -> str | None:
     if post and not re.search(rf"\bposts? {post}\b", text, re.IGNORECASE):
         pointer = f"See post {post} of the thread."
         candidate = f"{text}\n{pointer}" if text else pointer
-        if _tg_len(candidate) <= POLL_EXPLANATION_MAX and candidate.count("\n") <= 2:
+        if tg_len(candidate) <= POLL_EXPLANATION_MAX and candidate.count("\n") <= 2:
             text = candidate
     return text or None
 

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     dispatch_batch_size: int = Field(default=200, ge=1)
     dispatch_concurrency: int = Field(default=64, ge=1)
     dispatch_lease_seconds: float = Field(default=120.0, gt=0)
+    # On SIGTERM/SIGINT: how long the messages in flight get to finish before the process
+    # exits anyway. Under Docker's 10 s between `docker stop`'s SIGTERM and its SIGKILL.
+    shutdown_grace_seconds: float = Field(default=8.0, ge=0)
     telegram_timeout_seconds: float = Field(default=10.0, gt=0)
     # Open connections to the Bot API. Telegram's ~30 msg/s needs few; httpx's pool spends
     # CPU on every request in proportion to its connections, so a big pool slows a fan-out.

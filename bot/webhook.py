@@ -17,8 +17,9 @@ update before handling it, so this module runs its own aiohttp server (the patte
   The one window: a process that dies after handling an update but before marking it done
   leaves it to be handled again when its claim has expired.
 - `GET /healthz`: database and Telegram reachability as JSON, 200 or 503.
-- SIGTERM/SIGINT: stop taking requests, let the ones in progress finish (a request cut short
-  releases its claim and is redelivered), then stop the application and its dispatcher.
+- SIGTERM/SIGINT: the dispatcher stops claiming at once (`bot.dispatch.stop_delivering`);
+  stop taking requests, let the ones in progress finish within SHUTDOWN_GRACE_SECONDS (a
+  request cut short releases its claim and is redelivered), then stop the application.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.context import Context, Services
+from bot.dispatch import stop_delivering
 from bot.health import HealthChecker
 from bot.settings import Settings
 from storage.db import session_scope
@@ -350,8 +352,14 @@ def run_webhook(application: Application, settings: Settings) -> None:
 async def _serve_until_signalled(application: Application, settings: Settings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        stop_delivering(application)  # at once, before anything below waits for it
+        stop.set()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    async with serve_webhook(application, settings):
+        loop.add_signal_handler(signum, on_signal)
+    grace = settings.shutdown_grace_seconds
+    async with serve_webhook(application, settings, shutdown_timeout=grace):
         await stop.wait()
         log.info("stopping: finishing the updates in progress")

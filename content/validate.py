@@ -1,33 +1,43 @@
 """Validate content files and report every problem as `file:line: what is wrong and how to fix it`.
 
-Validation happens in two phases so the library loads fast and errors point at the YAML:
+Validation happens in two phases so the library loads fast and errors point at the file:
 
-1. `parse_file` reads one file with libyaml (when available) into plain data.
+1. `parse_file` reads one file into plain data: YAML with libyaml (when available), or a
+   thread in the Markdown authoring format (`content.authoring`) into the same data, with
+   the line of every location.
 2. `check_files` turns the data into models, applies Telegram's limits and the library-wide
    rules (unique ids, tracks that name existing threads), and builds the Library. Only for a
-   file with problems is the YAML node tree composed again, to map each pydantic error
-   location (`("quiz", 2, "options")`) back to the line of the offending node.
+   YAML file with problems is the node tree composed again, to map each pydantic error
+   location (`("quiz", 2, "options")`) back to the line of the offending node. A field that
+   is missing or of the wrong type is set aside so the rules still check everything else.
+
+Quality lints (`content.lints`) come on top as warnings when asked for (`lint=True`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import copy
 import difflib
 import gc
 import re
 import types
 import typing
-from collections.abc import Hashable, Iterable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path, PurePath
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from content.authoring import MARKDOWN_SUFFIXES, is_authoring_markdown, parse_markdown, slugify
+from content.documents import ContentError, Loc, ParsedFile, Problem, Severity, parse_yaml
+from content.lints import lint_thread
 from content.models import (
+    AUTHOR_HANDLE_MAX,
+    AUTHOR_NAME_MAX,
     CAPTION_LIMIT,
+    ID_MAX,
     MESSAGE_TEXT_LIMIT,
     POLL_EXPLANATION_MAX,
     POLL_EXPLANATION_MAX_LINE_BREAKS,
@@ -36,29 +46,44 @@ from content.models import (
     POLL_OPTIONS_MIN,
     POLL_QUESTION_MAX,
     POST_CAPTION_MAX,
+    POST_MEDIA_MAX,
     POST_TEXT_MAX,
+    QUESTION_ID_MAX,
+    REFERENCE_CITATION_MAX,
+    REFERENCE_TITLE_MAX,
     RENDER_RESERVE,
     SCHEMA_VERSION,
+    TAG_MAX,
+    TITLE_MAX,
+    TRACK_DESCRIPTION_MAX,
+    UNKNOWN_AUTHOR,
+    URL_MAX,
     Library,
     Thread,
     Track,
+    tg_len,
 )
 
 __all__ = [
+    "CONTENT_SUFFIXES",
     "ContentError",
     "ParsedFile",
     "Problem",
     "check_files",
     "collect_files",
     "default_paths",
+    "is_thread_file",
     "parse_file",
+    "parse_thread_file",
     "parse_thread_text",
     "paused_gc",
+    "publish_problems",
     "validate_paths",
     "validate_thread",
 ]
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+QUESTION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # http(s), a host (a name, IPv4, or [IPv6]), an optional port, then anything but whitespace.
 _URL_RE = re.compile(
     r"https?://(?:[^\s/?#@]+@)?(?:\w(?:[\w.-]*\w)?|\[[0-9A-Fa-f:.]+\])"
@@ -66,70 +91,11 @@ _URL_RE = re.compile(
     re.IGNORECASE,
 )
 YAML_SUFFIXES = (".yaml", ".yml")
+CONTENT_SUFFIXES = YAML_SUFFIXES + MARKDOWN_SUFFIXES
 CONTENT_ROOT = Path(__file__).resolve().parent
+_TODO = re.compile(r"\bTODO\b")
 
-Loc = tuple[str | int, ...]
-
-_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Problem:
-    """One thing wrong with the content, located as precisely as possible."""
-
-    path: Path | str
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        if self.line is None:
-            return f"{self.path}: {self.message}"
-        return f"{self.path}:{self.line}: {self.message}"
-
-
-class ContentError(Exception):
-    """The content has problems; `problems` lists every one of them."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = list(problems)
-        lines = "\n".join(str(p) for p in self.problems)
-        super().__init__(f"{len(self.problems)} content problem(s):\n{lines}")
-
-
-@dataclasses.dataclass(slots=True)
-class ParsedFile:
-    """A content file after YAML parsing: its data and any problems found while parsing.
-
-    The node tree (for line numbers) is not kept: holding 1,000 trees makes every garbage
-    collection slower, and only files with problems need it, so `node()` composes it again.
-    """
-
-    path: Path | str
-    text: str | None = None
-    data: Any = None
-    problems: list[Problem] = dataclasses.field(default_factory=list)
-    is_track: bool = False
-    parsed_ok: bool = False
-    _node: yaml.Node | None = None
-
-    def node(self) -> yaml.Node | None:
-        """Return the composed YAML node tree (None when the text does not parse)."""
-        if self._node is None and self.parsed_ok and self.text is not None:
-            loader = _ContentLoader(self.text)
-            try:
-                self._node = loader.get_single_node()
-            finally:
-                loader.dispose()
-        return self._node
-
-    def line(self, loc: Loc = (), want_key: bool = False) -> int | None:
-        """Return the 1-based line of the node at `loc` (or of its nearest ancestor)."""
-        return _line_of(self.node(), loc, want_key)
-
-    def where(self, loc: Loc = ()) -> str:
-        """Return `file:line` for the node at `loc`."""
-        return f"{self.path}:{self.line(loc)}"
+Add = Callable[[tuple[Loc, str]], None]
 
 
 def default_paths() -> list[Path]:
@@ -138,139 +104,30 @@ def default_paths() -> list[Path]:
 
 
 # --------------------------------------------------------------------------------------------
-# Phase 1: YAML
-
-_STR_TAG = "tag:yaml.org,2002:str"
-_SEQ_TAG = "tag:yaml.org,2002:seq"
-_MAP_TAG = "tag:yaml.org,2002:map"
-_IN_PROGRESS = object()
-_ScalarNode = yaml.ScalarNode
+# Phase 1: reading files
 
 
-class _ContentLoader(_BaseLoader):  # type: ignore[valid-type,misc]
-    """A safe loader that builds plain data fast and notices duplicate keys.
-
-    PyYAML's constructor spends most of a load in generic machinery (generators, per-node
-    bookkeeping); content files are maps, lists and strings, so those are built directly and
-    anything else (numbers, dates, explicit tags, merge keys) goes to SafeConstructor, which
-    stays the authority on what is safe. Plain scalars repeat a lot (keys, small numbers),
-    so their resolved tags are cached.
-    """
-
-    _resolved: typing.ClassVar[dict[str, str]] = {}
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.duplicate_keys: list[tuple[int, str]] = []
-        self._built: dict[int, Any] = {}
-
-    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-        """Skip path resolvers: none are registered, and this runs for every node."""
-
-    def ascend_resolver(self) -> None:
-        """Skip path resolvers: none are registered, and this runs for every node."""
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is _ScalarNode:
-            if not implicit[0]:
-                return _STR_TAG  # quoted or block scalar: always a string
-            tag = self._resolved.get(value)
-            if tag is None:
-                tag = super().resolve(kind, value, implicit)
-                if len(value) <= 40 and len(self._resolved) < 10_000:
-                    self._resolved[value] = tag
-            return tag
-        return super().resolve(kind, value, implicit)
-
-    def build_document(self, node: yaml.Node) -> Any:
-        """Return the data for `node`, recording duplicate keys in `duplicate_keys`."""
-        self.duplicate_keys = []
-        self._built = {}
-        try:
-            return self._build(node)
-        finally:
-            self._built = {}
-
-    def _build(self, node: yaml.Node) -> Any:
-        kind = type(node)
-        if kind is yaml.ScalarNode:
-            return node.value if node.tag == _STR_TAG else self.construct_object(node, deep=True)
-        # Aliases share one node: build it once, as PyYAML does, so nested aliases
-        # (the "billion laughs") cost nothing and a node inside itself is refused.
-        built = self._built.get(id(node))
-        if built is _IN_PROGRESS:
-            raise yaml.constructor.ConstructorError(
-                None, None, "found an alias that refers to itself", node.start_mark
-            )
-        if built is not None:
-            return built
-        self._built[id(node)] = _IN_PROGRESS
-        if kind is yaml.SequenceNode and node.tag == _SEQ_TAG:
-            built = [self._build(item) for item in node.value]
-        elif kind is yaml.MappingNode and node.tag == _MAP_TAG:
-            built = self._build_mapping(node)
-        else:
-            built = self.construct_object(node, deep=True)
-        self._built[id(node)] = built
-        return built
-
-    def _build_mapping(self, node: yaml.Node) -> Any:
-        if any(key_node.tag == _MERGE_TAG for key_node, _ in node.value):
-            return self.construct_object(node, deep=True)  # `<<: *defaults`, rare
-        mapping: dict[Hashable, Any] = {}
-        for key_node, value_node in node.value:
-            key = self._build(key_node)
-            if not isinstance(key, Hashable):
-                raise yaml.constructor.ConstructorError(
-                    None, None, "a key must be a plain word or text", key_node.start_mark
-                )
-            if key in mapping:
-                self.duplicate_keys.append((key_node.start_mark.line + 1, str(key)))
-            mapping[key] = self._build(value_node)
-        return mapping
+def _export_message(path: Path | str) -> str:
+    return (
+        "this looks like an export, not a thread in the authoring format (numbered posts "
+        "`1/ ...` after a `---` front matter block, see docs/authoring.md); run "
+        f"`tweetdrip content import {path}` to turn it into a thread"
+    )
 
 
-def _parse_yaml(text: str, path: Path | str) -> ParsedFile:
-    parsed = ParsedFile(path, text)
-    loader = _ContentLoader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.build_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        parsed.problems.append(Problem(path, line, f"this is not valid YAML: {_yaml_reason(exc)}"))
-        return parsed
-    except yaml.YAMLError as exc:
-        parsed.problems.append(Problem(path, None, f"this is not valid YAML: {exc}"))
-        return parsed
-    finally:
-        loader.dispose()
-    for line, key in loader.duplicate_keys:
-        parsed.problems.append(
-            Problem(path, line, f"`{key}` appears twice in the same mapping; keep only one")
-        )
-    parsed.data, parsed.parsed_ok = data, True
-    return parsed
-
-
-def _yaml_reason(exc: yaml.MarkedYAMLError) -> str:
-    parts = [exc.context, exc.problem]
-    reason = ", ".join(p for p in parts if p)
-    hint = ""
-    if exc.problem and "mapping values are not allowed" in exc.problem:
-        hint = " (a value containing `: ` must be quoted or written as a `|` block)"
-    elif exc.problem and ("'\\t'" in exc.problem or "tab character" in exc.problem):
-        hint = " (indent with spaces, not tabs)"
-    elif exc.problem and "found undefined alias" in exc.problem:
-        hint = " (define the &anchor before using it)"
-    elif exc.problem and "expected a single document" in (exc.context or ""):
-        hint = " (put one thread or track per file, without `---` separators)"
-    return (reason or "cannot parse this") + hint
+def _not_content_message(path: Path | str) -> str:
+    return (
+        "this is not a content file: a thread is a .yaml file or a .md file in the authoring "
+        "format (docs/authoring.md); to turn an export into a thread, run "
+        f"`tweetdrip content import {path}`"
+    )
 
 
 def parse_file(path: Path) -> ParsedFile:
     """Read and parse one content file, classifying it as a thread or a track."""
+    suffix = path.suffix.lower()
+    if suffix not in CONTENT_SUFFIXES:
+        return ParsedFile(path, problems=[Problem(path, None, _not_content_message(path))])
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -282,7 +139,11 @@ def parse_file(path: Path) -> ParsedFile:
         line = raw.count(b"\n", 0, exc.start) + 1
         message = f"this is not UTF-8 text ({exc.reason}); save the file as UTF-8"
         return ParsedFile(path, problems=[Problem(path, line, message)])
-    parsed = _parse_yaml(text, path)
+    if suffix in MARKDOWN_SUFFIXES:
+        if not is_authoring_markdown(text):
+            return ParsedFile(path, text, problems=[Problem(path, 1, _export_message(path))])
+        return parse_markdown(text, path)
+    parsed = parse_yaml(text, path)
     data = parsed.data
     parsed.is_track = path.parent.name == "tracks" or (
         isinstance(data, dict) and "threads" in data and "posts" not in data
@@ -290,15 +151,33 @@ def parse_file(path: Path) -> ParsedFile:
     return parsed
 
 
+def _is_content_file(path: Path) -> bool:
+    if path.name.startswith(".") or not path.is_file():
+        return False
+    if path.suffix.lower() in MARKDOWN_SUFFIXES:
+        # README.md, SOURCES.md: documentation by convention (a thread's id is lowercase).
+        return not path.stem.isupper()
+    return path.suffix.lower() in YAML_SUFFIXES
+
+
 def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
-    """Expand folders into their YAML files (sorted), dropping repeats and missing paths."""
+    """Expand folders into their content files (sorted), dropping repeats and missing paths."""
     files: list[Path] = []
     problems: list[Problem] = []
     seen: set[Path] = set()
     for path in paths:
         path = Path(path)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file())
+            found = sorted(p for p in path.iterdir() if _is_content_file(p))
+            if not found:
+                problems.append(
+                    Problem(
+                        path,
+                        None,
+                        "no thread or track files in this folder (.yaml, .yml or .md); check "
+                        "the path",
+                    )
+                )
         elif path.is_file():
             found = [path]
         else:
@@ -316,17 +195,22 @@ def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
 # Phase 2: models and rules
 
 
-def _tg_len(text: str) -> int:
-    """Count like Telegram does: UTF-16 code units, so emoji outside the BMP count twice."""
-    if text.isascii():
-        return len(text)
-    return len(text.encode("utf-16-le")) // 2
-
-
 def _url_problem(url: str) -> str | None:
-    if _URL_RE.match(url):
+    if not _URL_RE.match(url):
+        return f"`{url}` is not a well-formed URL; use a full http(s)://host/... address"
+    if (length := tg_len(url)) > URL_MAX:
+        return f"this URL is {length} characters; the limit is {URL_MAX}: link a shorter address"
+    return None
+
+
+def _too_long(value: str, limit: int, what: str, fix: str = "shorten it") -> str | None:
+    length = tg_len(value)
+    if length <= limit:
         return None
-    return f"`{url}` is not a well-formed URL; use a full http(s)://host/... address"
+    return (
+        f"{what} is {length} characters; the limit is {limit} so it fits every message that "
+        f"shows it; {fix}"
+    )
 
 
 def _describe(value: object) -> str:
@@ -346,19 +230,23 @@ def _describe(value: object) -> str:
     return type(value).__name__
 
 
-def _thread_rules(thread: Thread) -> list[tuple[Loc, str]]:
-    """Return (location, message) for every rule `thread` breaks beyond its types."""
+def _thread_rules(thread: Thread, md: bool = False) -> list[tuple[Loc, str]]:
+    """Return (location, message) for every rule `thread` breaks beyond its types.
+
+    `md` words the fixes for a Markdown thread instead of YAML.
+    """
     found: list[tuple[Loc, str]] = []
-    add = found.append
+    add: Add = found.append
 
     if thread.schema_version != SCHEMA_VERSION:
         add((("schema",), _schema_message(thread.schema_version)))
-    if not SLUG_RE.match(thread.id):
+    if not SLUG_RE.match(thread.id) or len(thread.id) > ID_MAX:
         add((("id",), _slug_message("thread id", thread.id)))
     if not thread.title.strip():
         add((("title",), "the title is empty; give the thread a title"))
-    if not thread.author.name.strip():
-        add((("author", "name"), "the author's name is empty; fill it in"))
+    elif msg := _too_long(thread.title, TITLE_MAX, "the title"):
+        add((("title",), msg))
+    _author_rules(thread, add)
     if thread.source.url is not None and (msg := _url_problem(thread.source.url)):
         add((("source", "url"), msg))
     seen_tags: set[str] = set()
@@ -367,13 +255,24 @@ def _thread_rules(thread: Thread) -> list[tuple[Loc, str]]:
             add((("tags", i), "this tag is empty; remove it"))
         elif tag in seen_tags:
             add((("tags", i), f"tag `{tag}` is listed twice; remove one"))
+        elif msg := _too_long(tag, TAG_MAX, f"tag `{tag[:20]}...`"):
+            add((("tags", i), msg))
         seen_tags.add(tag)
 
     n_posts = len(thread.posts)
     if n_posts == 0:
-        add((("posts",), "a thread needs at least one post; add a `- text: ...` item"))
+        fix = "start one with `1/ `" if md else "add a `- text: ...` item"
+        add((("posts",), f"a thread needs at least one post; {fix}"))
     for i, post in enumerate(thread.posts):
         _post_rules(post.text, bool(post.media), ("posts", i, "text"), add)
+        if len(post.media) > POST_MEDIA_MAX:
+            add(
+                (
+                    ("posts", i, "media"),
+                    f"the post has {len(post.media)} images; the limit is {POST_MEDIA_MAX} "
+                    "(an album's worth); move some to a post of their own",
+                )
+            )
         for j, media in enumerate(post.media):
             if msg := _url_problem(media):
                 add((("posts", i, "media", j), msg))
@@ -382,7 +281,7 @@ def _thread_rules(thread: Thread) -> list[tuple[Loc, str]]:
 
     seen_ids: dict[str, int] = {}
     for i, q in enumerate(thread.quiz):
-        at = ("quiz", i)
+        at: Loc = ("quiz", i)
         if not q.id.strip():
             add(((*at, "id"), "the question id is empty; give it a short id such as `q1`"))
         elif q.id in seen_ids:
@@ -393,37 +292,62 @@ def _thread_rules(thread: Thread) -> list[tuple[Loc, str]]:
                     "this thread; question ids must be unique within a thread",
                 )
             )
-        else:
+        elif not QUESTION_ID_RE.match(q.id) or len(q.id) > QUESTION_ID_MAX:
+            add(
+                (
+                    (*at, "id"),
+                    f"question id `{q.id}` must be up to {QUESTION_ID_MAX} letters, digits, "
+                    "`-`, `_` or `.` without spaces, such as `q1`",
+                )
+            )
+        if q.id.strip() and q.id not in seen_ids:
             seen_ids[q.id] = i
         _question_rules(q.question, (*at, "question"), add)
-        _options_rules(q.options, at, add)
-        _correct_rules(q.correct, len(q.options), (*at, "correct"), add)
-        _explanation_rules(q.explanation, (*at, "explanation"), add)
-        for name, value in (("after_post", q.after_post), ("source_post", q.source_post)):
-            if value is not None and not 1 <= value <= n_posts:
-                add(
-                    (
-                        (*at, name),
-                        f"{name} is {value} but the thread has {n_posts} post(s); use a post "
-                        f"number from 1 to {n_posts} (1 is the first post)",
-                    )
-                )
+        _options_rules(q.options, at, add, md)
+        _correct_rules(q.correct, len(q.options), (*at, "correct"), add, md)
+        _explanation_rules(q.explanation, (*at, "explanation"), add, md)
+        _post_number_rules(q.after_post, q.source_post, n_posts, at, add, md)
         if q.image is not None and (msg := _url_problem(q.image)):
             add(((*at, "image"), msg))
 
     for i, ref in enumerate(thread.references):
         if not ref.title.strip():
             add((("references", i, "title"), "the reference title is empty; fill it in"))
+        elif msg := _too_long(ref.title, REFERENCE_TITLE_MAX, "the reference title"):
+            add((("references", i, "title"), msg))
+        if ref.citation is not None and (
+            msg := _too_long(ref.citation, REFERENCE_CITATION_MAX, "the citation")
+        ):
+            add((("references", i, "citation"), msg))
         if ref.url is not None and (msg := _url_problem(ref.url)):
             add((("references", i, "url"), msg))
     return found
 
 
-def _post_rules(text: str, has_media: bool, at: Loc, add: Any) -> None:
+def _author_rules(thread: Thread, add: Add) -> None:
+    name, handle = thread.author.name, thread.author.handle
+    if not name.strip():
+        add((("author", "name"), "the author's name is empty; fill it in"))
+    elif msg := _too_long(name, AUTHOR_NAME_MAX, "the author's name"):
+        add((("author", "name"), msg))
+    if handle is not None:
+        if not handle.strip() or re.search(r"\s", handle):
+            add(
+                (
+                    ("author", "handle"),
+                    f"the handle `{handle}` must be one word such as `@janedoe`; leave it out "
+                    "when the author has none",
+                )
+            )
+        elif msg := _too_long(handle, AUTHOR_HANDLE_MAX, "the handle"):
+            add((("author", "handle"), msg))
+
+
+def _post_rules(text: str, has_media: bool, at: Loc, add: Add) -> None:
     if not text.strip():
         add((at, "the post text is empty; Telegram cannot send an empty message"))
         return
-    length = _tg_len(text)
+    length = tg_len(text)
     if has_media and length > POST_CAPTION_MAX:
         add(
             (
@@ -445,8 +369,8 @@ def _post_rules(text: str, has_media: bool, at: Loc, add: Any) -> None:
         )
 
 
-def _question_rules(question: str, at: Loc, add: Any) -> None:
-    length = _tg_len(question)
+def _question_rules(question: str, at: Loc, add: Add) -> None:
+    length = tg_len(question)
     if not question.strip():
         add((at, "the question is empty; Telegram needs 1 to 300 characters"))
     elif length > POLL_QUESTION_MAX:
@@ -459,7 +383,7 @@ def _question_rules(question: str, at: Loc, add: Any) -> None:
         )
 
 
-def _options_rules(options: list[str], at: Loc, add: Any) -> None:
+def _options_rules(options: list[str], at: Loc, add: Add, md: bool) -> None:
     if len(options) < POLL_OPTIONS_MIN:
         add(
             (
@@ -479,7 +403,7 @@ def _options_rules(options: list[str], at: Loc, add: Any) -> None:
     seen: dict[str, int] = {}
     for j, option in enumerate(options):
         where = (*at, "options", j)
-        length = _tg_len(option)
+        length = tg_len(option)
         if not option.strip():
             add((where, "this option is empty; Telegram needs 1 to 100 characters"))
             continue
@@ -493,20 +417,22 @@ def _options_rules(options: list[str], at: Loc, add: Any) -> None:
             )
         key = option.strip().casefold()
         if key in seen:
+            first = f"option {seen[key] + 1}" if md else f"option {seen[key]} (counting from 0)"
             add(
-                (
-                    where,
-                    f"option `{option}` repeats option {seen[key]} (counting from 0); "
-                    "options must differ within a question",
-                )
+                (where, f"option `{option}` repeats {first}; options must differ within a question")
             )
         else:
             seen[key] = j
 
 
-def _correct_rules(correct: list[int], n_options: int, at: Loc, add: Any) -> None:
+def _correct_rules(correct: list[int], n_options: int, at: Loc, add: Add, md: bool) -> None:
     if not correct:
-        add((at, "no correct option given; list at least one 0-based option index, e.g. [0]"))
+        fix = (
+            "mark the right option with `- [x]`"
+            if md
+            else "list at least one 0-based option index, e.g. [0]"
+        )
+        add((at, f"no correct option given; {fix}"))
         return
     seen: set[int] = set()
     for k, index in enumerate(correct):
@@ -523,8 +449,8 @@ def _correct_rules(correct: list[int], n_options: int, at: Loc, add: Any) -> Non
         seen.add(index)
 
 
-def _explanation_rules(explanation: str, at: Loc, add: Any) -> None:
-    length = _tg_len(explanation)
+def _explanation_rules(explanation: str, at: Loc, add: Add, md: bool) -> None:
+    length = tg_len(explanation)
     breaks = explanation.count("\n")
     if length > POLL_EXPLANATION_MAX:
         add(
@@ -536,22 +462,59 @@ def _explanation_rules(explanation: str, at: Loc, add: Any) -> None:
         )
     if breaks > POLL_EXPLANATION_MAX_LINE_BREAKS:
         hint = " (a `|` block keeps the final line break; write `|-` to drop it)"
+        lines = f"{breaks + 1} `> ` lines" if md else f"{breaks} line breaks"
+        most = (
+            f"{POLL_EXPLANATION_MAX_LINE_BREAKS + 1} lines"
+            if md
+            else str(POLL_EXPLANATION_MAX_LINE_BREAKS)
+        )
         add(
             (
                 at,
-                f"the explanation has {breaks} line breaks; Telegram allows at most "
-                f"{POLL_EXPLANATION_MAX_LINE_BREAKS}; join some lines"
-                + (hint if explanation.endswith("\n") else ""),
+                f"the explanation has {lines}; Telegram allows at most {most}; join some lines"
+                + (hint if explanation.endswith("\n") and not md else ""),
             )
         )
 
 
-def _track_rules(track: Track) -> list[tuple[Loc, str]]:
+def _post_number_rules(
+    after_post: int | None, source_post: int | None, n_posts: int, at: Loc, add: Add, md: bool
+) -> None:
+    fields = [("after_post", after_post), ("source_post", source_post)]
+    if md and source_post == after_post:
+        fields = fields[:1]  # a Markdown question's source post defaults to its heading's
+    for name, value in fields:
+        if value is None or 1 <= value <= n_posts:
+            continue
+        if md:
+            written = f"### After post {value}" if name == "after_post" else f"Source post: {value}"
+            add(
+                (
+                    (*at, name),
+                    f"`{written}`, but the thread has {n_posts} post(s); use a number from 1 to "
+                    f"{n_posts}" + (", or `### At the end`" if name == "after_post" else ""),
+                )
+            )
+        else:
+            add(
+                (
+                    (*at, name),
+                    f"{name} is {value} but the thread has {n_posts} post(s); use a post "
+                    f"number from 1 to {n_posts} (1 is the first post)",
+                )
+            )
+
+
+def _track_rules(track: Track, md: bool = False) -> list[tuple[Loc, str]]:
     found: list[tuple[Loc, str]] = []
-    if not SLUG_RE.match(track.id):
+    if not SLUG_RE.match(track.id) or len(track.id) > ID_MAX:
         found.append((("id",), _slug_message("track id", track.id)))
     if not track.title.strip():
         found.append((("title",), "the title is empty; give the track a title"))
+    elif msg := _too_long(track.title, TITLE_MAX, "the title"):
+        found.append((("title",), msg))
+    if msg := _too_long(track.description, TRACK_DESCRIPTION_MAX, "the description"):
+        found.append((("description",), msg))
     if not track.threads:
         found.append((("threads",), "a track needs at least one thread id"))
     seen: set[str] = set()
@@ -573,9 +536,12 @@ def _schema_message(version: object) -> str:
 
 
 def _slug_message(what: str, value: str) -> str:
-    suggestion = re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")
+    suggestion = slugify(value, ID_MAX)
     hint = f", e.g. `{suggestion}`" if suggestion and suggestion != value else ""
-    return f"{what} `{value}` must be lowercase letters and digits joined by single hyphens{hint}"
+    return (
+        f"{what} `{value}` must be lowercase letters and digits joined by single hyphens, at "
+        f"most {ID_MAX} characters (ids travel in Telegram's buttons){hint}"
+    )
 
 
 def _format_loc(loc: Loc) -> str:
@@ -588,6 +554,53 @@ def _format_loc(loc: Loc) -> str:
     return out
 
 
+_MD_FIELDS: dict[Loc, str] = {
+    ("source", "url"): "`source`",
+    ("source", "published"): "`published`",
+    ("source", "kind"): "`kind`",
+    ("source", "imported_from"): "`imported_from`",
+}
+_MD_QUESTION_PARTS = {
+    "explanation": "explanation",
+    "image": "`Image`",
+    "id": "`Id`",
+    "source_post": "`Source post`",
+}
+
+
+def _md_label(loc: Loc, data: Any) -> str:
+    """Name a location the way a Markdown thread's author knows it: `post 3`, `question q1`."""
+    if not loc:
+        return ""
+    head = loc[0]
+    index = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+    rest = loc[2:]
+    if head == "posts" and index is not None:
+        label = f"post {index + 1}"
+        if rest[:1] == ("media",):
+            last = rest[-1]
+            label += f", image {last + 1}" if isinstance(last, int) else ", images"
+        elif rest[:1] == ("url",):
+            label += ", original link"
+        return label
+    if head == "quiz" and index is not None:
+        try:
+            qid = data["quiz"][index]["id"]
+        except (KeyError, IndexError, TypeError):
+            qid = index + 1
+        if rest[:1] == ("options",) and len(rest) > 1 and isinstance(rest[1], int):
+            return f"question {qid}, option {rest[1] + 1}"
+        part = _MD_QUESTION_PARTS.get(str(rest[0])) if rest else None
+        return f"question {qid}, {part}" if part else f"question {qid}"
+    if head == "references" and index is not None:
+        return f"reference {index + 1}" + (", citation" if "citation" in loc else "")
+    if loc[:2] in _MD_FIELDS:
+        return _MD_FIELDS[loc[:2]]
+    if head in ("posts", "quiz", "references"):
+        return {"posts": "posts", "quiz": "quiz", "references": "references"}[head]
+    return f"`{head}`"
+
+
 def validate_thread(thread: Thread) -> list[str]:
     """Check a thread built in code against every content rule; return readable messages."""
     return [
@@ -596,35 +609,47 @@ def validate_thread(thread: Thread) -> list[str]:
     ]
 
 
+def publish_problems(thread: Thread) -> list[str]:
+    """Say what should stop `thread` being published unless an admin confirms it.
+
+    Drafts may keep these; a library needs a real author to credit, questions to ask, and
+    no placeholder left from `tweetdrip content new`.
+    """
+    found = []
+    if thread.author.name.strip().casefold() in (UNKNOWN_AUTHOR.casefold(), "unknown", ""):
+        found.append(
+            f"the author is unknown (“{thread.author.name}”): set `author` to Name (@handle) so "
+            "trainees see whom to thank, or confirm to publish without credit"
+        )
+    if not thread.quiz:
+        found.append(
+            "the thread has no quiz questions, so trainees only read it: add questions, or "
+            "confirm to publish it as reading only"
+        )
+    placeholders = _placeholder_places(thread)
+    if placeholders:
+        found.append(
+            f"TODO placeholders are left in {', '.join(placeholders)}: write the real text "
+            "before publishing"
+        )
+    return found
+
+
+def _placeholder_places(thread: Thread) -> list[str]:
+    places = []
+    if _TODO.search(thread.title):
+        places.append("the title")
+    if _TODO.search(thread.author.name):
+        places.append("the author")
+    places += [f"post {i}" for i, p in enumerate(thread.posts, 1) if _TODO.search(p.text)]
+    for q in thread.quiz:
+        if any(_TODO.search(text) for text in (q.question, q.explanation, *q.options)):
+            places.append(f"question {q.id}")
+    return places
+
+
 # --------------------------------------------------------------------------------------------
-# Mapping pydantic errors and rule locations back to YAML lines
-
-
-def _node_at(root: yaml.Node | None, loc: Loc, want_key: bool = False) -> yaml.Node | None:
-    """Return the deepest node along `loc` (the key node itself when `want_key`)."""
-    node = root
-    last = len(loc) - 1
-    for i, item in enumerate(loc):
-        if isinstance(node, yaml.MappingNode):
-            # The last of duplicate keys wins when loading, so search from the end.
-            for key_node, value_node in reversed(node.value):
-                if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(item):
-                    node = key_node if (want_key and i == last) else value_node
-                    break
-            else:
-                return node
-        elif isinstance(node, yaml.SequenceNode) and isinstance(item, int):
-            if not 0 <= item < len(node.value):
-                return node
-            node = node.value[item]
-        else:
-            return node
-    return node
-
-
-def _line_of(root: yaml.Node | None, loc: Loc, want_key: bool = False) -> int | None:
-    node = _node_at(root, loc, want_key)
-    return node.start_mark.line + 1 if node is not None else None
+# Mapping pydantic errors and rule locations back to lines
 
 
 def _model_at(model: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
@@ -663,13 +688,18 @@ def _allowed_keys(model: type[BaseModel]) -> list[str]:
     return [field.alias or name for name, field in model.model_fields.items()]
 
 
-def _error_message(error: ErrorDetails, root_model: type[BaseModel]) -> tuple[str, bool]:
+def _error_message(
+    error: ErrorDetails, root_model: type[BaseModel], md: bool = False
+) -> tuple[str, bool]:
     """Return a readable message for one pydantic error, and whether it is about the key."""
     kind = error["type"]
     loc = tuple(error["loc"])
     value = error.get("input")
     name = loc[-1] if loc else ""
     if kind == "missing":
+        if md:
+            example = "Name (@handle)" if name == "author" else "..."
+            return f"`{name}` is missing; add `{name}: {example}` to the front matter", False
         return f"`{name}` is missing; add `{name}: ...` here", False
     if kind == "extra_forbidden":
         model = _model_at(root_model, loc[:-1])
@@ -699,24 +729,35 @@ def _error_message(error: ErrorDetails, root_model: type[BaseModel]) -> tuple[st
     return f"{error['msg']} (got {_describe(value)})", False
 
 
+def _label(parsed: ParsedFile, loc: Loc) -> str:
+    return _md_label(loc, parsed.data) if parsed.markdown else _format_loc(loc)
+
+
 def _model_problems(
-    parsed: ParsedFile, exc: ValidationError, model: type[BaseModel]
+    parsed: ParsedFile, errors: list[ErrorDetails], model: type[BaseModel]
 ) -> list[Problem]:
     problems = []
-    for error in exc.errors(include_url=False):
+    for error in errors:
         loc = tuple(error["loc"])
-        message, about_key = _error_message(error, model)
-        where = _format_loc(loc)
+        message, about_key = _error_message(error, model, parsed.markdown)
+        # A Markdown author reads `title` is missing, not `title`: `title` is missing.
+        where = "" if parsed.markdown and error["type"] == "missing" else _label(parsed, loc)
         text = f"{where}: {message}" if where else message
         problems.append(Problem(parsed.path, parsed.line(loc, want_key=about_key), text))
     return problems
 
 
-def _rule_problems(parsed: ParsedFile, found: list[tuple[Loc, str]]) -> list[Problem]:
-    return [
-        Problem(parsed.path, parsed.line(loc), f"{_format_loc(loc)}: {msg}" if loc else msg)
-        for loc, msg in found
-    ]
+def _rule_problems(
+    parsed: ParsedFile, found: list[tuple[Loc, str]], severity: Severity = "error"
+) -> list[Problem]:
+    problems = []
+    for loc, msg in found:
+        where = _label(parsed, loc)
+        if parsed.id_from_name and loc == ("id",):
+            msg += " (a Markdown thread without `id:` takes its id from the file name)"
+        text = f"{where}: {msg}" if where else msg
+        problems.append(Problem(parsed.path, parsed.line(loc), text, severity))
+    return problems
 
 
 def _top_level_problem(parsed: ParsedFile, what: str) -> Problem | None:
@@ -732,6 +773,93 @@ def _top_level_problem(parsed: ParsedFile, what: str) -> Problem | None:
     return None
 
 
+# --------------------------------------------------------------------------------------------
+# Checking what validates around a missing or malformed field
+
+_PLACEHOLDER = "\0placeholder"
+_ITEM_PLACEHOLDERS: dict[str, Any] = {
+    "posts": {"text": _PLACEHOLDER},
+    "quiz": {"id": _PLACEHOLDER, "question": _PLACEHOLDER, "options": ["x"], "correct": [0]},
+    "references": {"title": _PLACEHOLDER},
+    "tags": _PLACEHOLDER,
+    "threads": _PLACEHOLDER,
+}
+_FIELD_PLACEHOLDERS: dict[str, Any] = {
+    "id": "placeholder",
+    "title": _PLACEHOLDER,
+    "author": {"name": _PLACEHOLDER},
+    "source": {},
+    "status": "complete",
+    "description": "",
+}
+
+
+def _set_aside(
+    data: dict[str, Any], errors: list[ErrorDetails]
+) -> tuple[dict[str, Any], list[Loc]]:
+    """Replace what failed validation with neutral values; return the data and where."""
+    data = copy.deepcopy(data)
+    replaced: list[Loc] = []
+    for error in errors:
+        loc = tuple(error["loc"])
+        if not loc:
+            continue
+        if error["type"] == "extra_forbidden":
+            parent: Any = data
+            for item in loc[:-1]:
+                parent = parent[item]
+            parent.pop(loc[-1], None)
+            continue
+        head = str(loc[0])
+        container = data.get(head)
+        if head in _ITEM_PLACEHOLDERS and len(loc) > 1 and isinstance(container, list):
+            index = loc[1]
+            assert isinstance(index, int)
+            container[index] = copy.deepcopy(_ITEM_PLACEHOLDERS[head])
+            replaced.append(loc[:2])
+        elif head in ("author", "source") and len(loc) > 1 and isinstance(container, dict):
+            container.pop(loc[1], None)  # every other field of theirs has a default
+            if loc[1] == "name":
+                container["name"] = _PLACEHOLDER
+            replaced.append(loc[:2])
+        elif head in _ITEM_PLACEHOLDERS and head != "tags":
+            data[head] = [copy.deepcopy(_ITEM_PLACEHOLDERS[head])]
+            replaced.append((head,))
+        elif head == "tags":
+            data[head] = []
+            replaced.append((head,))
+        else:
+            data[head] = copy.deepcopy(_FIELD_PLACEHOLDERS.get(str(head), _PLACEHOLDER))
+            replaced.append((head,))
+    return data, replaced
+
+
+def _rules_beside_errors(
+    data: dict[str, Any],
+    errors: list[ErrorDetails],
+    model: type[Thread] | type[Track],
+    rules: Callable[[Any], list[tuple[Loc, str]]],
+) -> list[tuple[Loc, str]]:
+    """Run `rules` on everything but the fields that failed: one mistake hides no other."""
+    repaired, replaced = _set_aside(data, errors)
+    try:
+        built = model.model_validate(repaired)
+    except ValidationError:
+        return []
+    posts_replaced = ("posts",) in replaced
+
+    def unaffected(loc: Loc) -> bool:
+        if any(loc[: len(r)] == r for r in replaced):
+            return False
+        return not (posts_replaced and loc[-1:] in (("after_post",), ("source_post",)))
+
+    return [(loc, msg) for loc, msg in rules(built) if unaffected(loc)]
+
+
+# --------------------------------------------------------------------------------------------
+# Building threads and tracks
+
+
 def _build_thread(parsed: ParsedFile) -> tuple[Thread | None, list[Problem]]:
     if problem := _top_level_problem(parsed, "thread"):
         return None, [problem]
@@ -743,11 +871,19 @@ def _build_thread(parsed: ParsedFile) -> tuple[Thread | None, list[Problem]]:
     if version != SCHEMA_VERSION or isinstance(version, bool):
         # Other fields mean different things in another schema: report only this.
         return None, [Problem(parsed.path, parsed.line(("schema",)), _schema_message(version))]
+    md = parsed.markdown
+
+    def rules(thread: Thread) -> list[tuple[Loc, str]]:
+        return _thread_rules(thread, md)
+
     try:
         thread = Thread.model_validate(data)
     except ValidationError as exc:
-        return None, _model_problems(parsed, exc, Thread)
-    problems = _rule_problems(parsed, _thread_rules(thread))
+        errors = exc.errors(include_url=False)
+        problems = _model_problems(parsed, errors, Thread)
+        problems += _rule_problems(parsed, _rules_beside_errors(data, errors, Thread, rules))
+        return None, _in_file_order(problems)
+    problems = _rule_problems(parsed, rules(thread))
     return (None if problems else thread), problems
 
 
@@ -757,14 +893,21 @@ def _build_track(parsed: ParsedFile) -> tuple[Track | None, list[Problem]]:
     try:
         track = Track.model_validate(parsed.data)
     except ValidationError as exc:
-        return None, _model_problems(parsed, exc, Track)
+        errors = exc.errors(include_url=False)
+        problems = _model_problems(parsed, errors, Track)
+        found = _rules_beside_errors(parsed.data, errors, Track, _track_rules)
+        return None, _in_file_order(problems + _rule_problems(parsed, found))
     problems = _rule_problems(parsed, _track_rules(track))
     return (None if problems else track), problems
 
 
+def _in_file_order(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: p.line or 0)
+
+
 def parse_thread_text(text: str, filename: str) -> tuple[Thread | None, list[Problem]]:
     """Parse and check one thread sent as YAML text (e.g. a file an admin uploaded)."""
-    parsed = _parse_yaml(text, filename)
+    parsed = parse_yaml(text, filename)
     if not parsed.parsed_ok:
         return None, parsed.problems
     data = parsed.data
@@ -776,10 +919,40 @@ def parse_thread_text(text: str, filename: str) -> tuple[Thread | None, list[Pro
     return (thread if not problems else None), problems
 
 
+def is_thread_file(name: str, text: str) -> bool:
+    """Tell a thread file (YAML, or Markdown in the authoring format) from an export."""
+    suffix = PurePath(name).suffix.lower()
+    return suffix in YAML_SUFFIXES or (suffix in MARKDOWN_SUFFIXES and is_authoring_markdown(text))
+
+
+def parse_thread_file(name: str, text: str) -> tuple[Thread | None, list[Problem]]:
+    """Parse and check one thread file by its name: YAML, or Markdown in the authoring format.
+
+    Problems are `name:line: message`, lines in the file as written. A Markdown thread
+    without `id:` takes its id from `name`, made into a slug. An export (a .md that is not
+    in the authoring format, a .txt) is refused with a pointer to `content import`.
+    """
+    suffix = PurePath(name).suffix.lower()
+    if suffix in YAML_SUFFIXES:
+        return parse_thread_text(text, name)
+    if suffix not in MARKDOWN_SUFFIXES:
+        return None, [Problem(name, None, _not_content_message(name))]
+    if not is_authoring_markdown(text):
+        return None, [Problem(name, 1, _export_message(name))]
+    parsed = parse_markdown(text, name)
+    thread, problems = _build_thread(parsed)
+    problems = _in_file_order(parsed.problems + problems)
+    return (thread if not problems else None), problems
+
+
 def check_files(
-    parsed_files: Iterable[ParsedFile], extra_threads: Iterable[Thread] = ()
+    parsed_files: Iterable[ParsedFile], extra_threads: Iterable[Thread] = (), *, lint: bool = False
 ) -> tuple[Library | None, list[Problem]]:
-    """Build the library from parsed files plus `extra_threads`, reporting every problem."""
+    """Build the library from parsed files plus `extra_threads`, reporting every problem.
+
+    With `lint`, quality warnings (severity "warning") are added for every valid thread; they
+    do not stop the library from being built.
+    """
     problems: list[Problem] = []
     threads: dict[str, Thread] = {}
     tracks: dict[str, Track] = {}
@@ -814,20 +987,13 @@ def check_files(
 
         thread, found = _build_thread(parsed)
         problems.extend(found)
+        if parsed.problems:
+            thread = None
         data_id = parsed.data.get("id") if isinstance(parsed.data, dict) else None
         if isinstance(data_id, str):
             known_ids.add(data_id)
-            name = Path(parsed.path).name
-            stem = Path(parsed.path).stem
-            if data_id != stem:
-                problems.append(
-                    Problem(
-                        parsed.path,
-                        parsed.line(("id",)),
-                        f"id `{data_id}` does not match the file name `{name}`; rename the "
-                        f"file to `{data_id}.yaml` or set `id: {stem}`",
-                    )
-                )
+            if data_id != Path(parsed.path).stem:
+                problems.append(_file_name_problem(parsed, data_id))
                 thread = None
         if thread is None:
             continue
@@ -844,6 +1010,8 @@ def check_files(
             continue
         thread_files[thread.id] = parsed
         threads[thread.id] = thread
+        if lint:
+            problems.extend(_in_file_order(_rule_problems(parsed, lint_thread(thread), "warning")))
 
     imported: set[str] = set()
     for extra in extra_threads:
@@ -884,9 +1052,25 @@ def check_files(
                 )
             )
 
-    if problems:
+    if any(p.severity == "error" for p in problems):
         return None, problems
-    return Library(threads=threads, tracks=tracks), []
+    return Library(threads=threads, tracks=tracks), problems
+
+
+def _file_name_problem(parsed: ParsedFile, data_id: str) -> Problem:
+    path = Path(parsed.path)
+    if parsed.id_from_name:
+        message = (
+            f"the file name `{path.name}` is not a thread id; rename the file to "
+            f"`{data_id}{path.suffix}` (a Markdown thread without `id:` takes its id from the "
+            "file name)"
+        )
+    else:
+        message = (
+            f"id `{data_id}` does not match the file name `{path.name}`; rename the file to "
+            f"`{data_id}{path.suffix}` or set `id: {path.stem}`"
+        )
+    return Problem(parsed.path, parsed.line(("id",)), message)
 
 
 @contextlib.contextmanager
@@ -906,10 +1090,29 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def validate_paths(paths: Iterable[Path]) -> tuple[Library | None, list[Problem]]:
-    """Check content files and folders; return the Library only when nothing is wrong."""
+def validate_paths(
+    paths: Iterable[Path], *, lint: bool = False
+) -> tuple[Library | None, list[Problem]]:
+    """Check content files and folders; return the Library only when no error is found.
+
+    Paths that hold no thread at all are an error. With `lint`, quality warnings are
+    included among the problems (severity "warning").
+    """
+    paths = [Path(p) for p in paths]
     files, problems = collect_files(paths)
     with paused_gc():
-        library, found = check_files([parse_file(file) for file in files])
+        library, found = check_files([parse_file(file) for file in files], lint=lint)
     problems.extend(found)
-    return (library if not problems else None), problems
+    errors = [p for p in problems if p.severity == "error"]
+    if not errors and library is not None and not library.threads:
+        shown = ", ".join(str(p) for p in paths) or "(no paths)"
+        problems.append(
+            Problem(
+                shown,
+                None,
+                "no threads found; give a thread file (.yaml or .md) or a folder that holds "
+                "some (tracks need their threads next to them)",
+            )
+        )
+        return None, problems
+    return (library if not errors else None), problems

@@ -26,6 +26,7 @@ from storage.models import (
     SubscriptionKind,
     SubscriptionStatus,
 )
+from storage.text import NAME_LIMIT, clean_text
 
 SCHEDULE_KINDS = (SubscriptionKind.group, SubscriptionKind.channel)
 IMPORT_PENDING = "pending"
@@ -117,7 +118,7 @@ def create_schedule(
         kind=kind,
         chat_id=chat_id,
         user_id=None,
-        name=chat_title[:100],
+        name=clean_text(chat_title, NAME_LIMIT),
         status=SubscriptionStatus.active,
         plan_kind=plan_kind,
         plan_id=plan_id,

@@ -120,6 +120,14 @@ _HOLD = (
         lease_until=bindparam("until", type_=Subscription.__table__.c.lease_until.type)  # type: ignore[attr-defined]
     )
 )
+_RELEASE = (
+    update(Subscription)
+    .where(
+        col(Subscription.id) == bindparam("subscription_id"),
+        col(Subscription.lease_owner) == bindparam("owner"),
+    )
+    .values(lease_until=None, lease_owner=None)
+)
 _LEASED = select(Subscription).where(
     col(Subscription.id) == bindparam("subscription_id"), *_LEASE_HELD
 )
@@ -301,19 +309,23 @@ def claim_due(
     limit: int,
     lease: dt.timedelta,
     owner: str | None = None,
+    subscription_id: int | None = None,
 ) -> list[int]:
-    """Lease up to `limit` due subscriptions to the claim `owner` and return their ids.
+    """Lease up to `limit` due subscriptions (or just `subscription_id`, if it is due) to the
+    claim `owner` and return their ids.
 
     One UPDATE ... WHERE id IN (SELECT ...) RETURNING statement, so two processes can never
     claim the same row; on PostgreSQL rows another process is claiming are skipped, not
     waited for (FOR UPDATE SKIP LOCKED).
     """
+    only = () if subscription_id is None else (col(Subscription.id) == subscription_id,)
     due = (
         select(Subscription.id)
         .where(
             Subscription.status == SubscriptionStatus.active,
             col(Subscription.next_due_at) <= now,
             or_(col(Subscription.lease_until).is_(None), col(Subscription.lease_until) < now),
+            *only,
         )
         .order_by(col(Subscription.next_due_at))
         .limit(limit)
@@ -327,6 +339,15 @@ def claim_due(
         .returning(col(Subscription.id))
     )
     return sorted(int(i) for i in claimed.scalars().all())
+
+
+def release_leases(session: Session, leases: Sequence[tuple[int, str]]) -> None:
+    """Give up the leases that the given (subscription, owner) claims still hold: those
+    subscriptions are due again at once, to any dispatcher (their due time is kept)."""
+    if leases:
+        session.connection().execute(
+            _RELEASE, [{"subscription_id": s, "owner": o} for s, o in leases]
+        )
 
 
 def release_all_leases(session: Session) -> int:

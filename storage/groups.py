@@ -25,6 +25,7 @@ from storage.models import (
     PollKind,
     PollRecord,
 )
+from storage.text import NAME_LIMIT, clean_text
 
 ACTIVE = (GroupSessionStatus.lobby, GroupSessionStatus.running)
 
@@ -98,6 +99,7 @@ def create_session(
     now: dt.datetime,
 ) -> GroupSession:
     """Open a lobby with the starter as its first player; SessionExists if one is active."""
+    starter_name = clean_text(starter_name, NAME_LIMIT)
     group_session = GroupSession(
         chat_id=chat_id,
         active_chat_id=chat_id,
@@ -307,6 +309,7 @@ def add_player(
     session: Session, session_id: int, user_id: int, name: str, now: dt.datetime
 ) -> bool:
     """Join a session; False if the user had joined already."""
+    name = clean_text(name, NAME_LIMIT)
     existing = session.exec(
         select(GroupPlayer).where(
             GroupPlayer.session_id == session_id, GroupPlayer.user_id == user_id
@@ -387,7 +390,12 @@ def add_answer(
     player = (
         found[0]
         if found is not None
-        else GroupPlayer(session_id=group_session.id, user_id=user_id, name=name, joined_at=now)
+        else GroupPlayer(
+            session_id=group_session.id,
+            user_id=user_id,
+            name=clean_text(name, NAME_LIMIT),
+            joined_at=now,
+        )
     )
     player.score += points
     player.correct += int(correct)

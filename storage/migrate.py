@@ -8,9 +8,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from storage.db import connect
+
 MIGRATIONS = Path(__file__).with_name("migrations")
+# The key of the PostgreSQL advisory lock held while migrating (any fixed 64-bit number that
+# nothing else in the database uses; this one spells "tweetdrp" in ASCII).
+MIGRATION_LOCK_KEY = 0x7477656574647270
 
 
 def _config(connection: object) -> Config:
@@ -21,8 +27,19 @@ def _config(connection: object) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database schema up to `revision`."""
-    with engine.begin() as connection:
+    """Bring the database schema up to `revision`.
+
+    On PostgreSQL, processes starting together (several replicas, or `db upgrade` beside
+    `run`) take turns: each holds an advisory lock for its migration's transaction, so the
+    second waits, then finds the schema at `revision` and has nothing to do. Without it both
+    create the same tables and one fails. A database that cannot be opened raises
+    DatabaseUnavailable.
+    """
+    with connect(engine) as connection, connection.begin():
+        if connection.dialect.name == "postgresql":
+            # Released by the commit (or rollback) that ends the migration's transaction.
+            lock = text("SELECT pg_advisory_xact_lock(:key)")
+            connection.execute(lock, {"key": MIGRATION_LOCK_KEY})
         command.upgrade(_config(connection), revision)
 
 

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import delete
+from sqlalchemy import and_, delete, or_, update
 from sqlmodel import Session, col, select
 
+from storage.admin import IMPORT_PUBLISHED
 from storage.models import (
+    Admin,
     Attempt,
     Delivery,
     DeliveryStatus,
+    GroupAnswer,
     GroupPlayer,
+    GroupSession,
+    ImportedThread,
     PollRecord,
     ReviewCard,
     ReviewLogRecord,
     Subscription,
     SubscriptionKind,
 )
+
+ANONYMOUS = 0  # stands for a person who asked to be forgotten, where a user id is required
 
 
 def trainee_subscription(session: Session, chat_id: int) -> Subscription | None:
@@ -53,19 +60,56 @@ def delivered_posts(session: Session, subscription_id: int) -> dict[str, int]:
 
 
 def forget_user(session: Session, user_id: int, chat_id: int) -> None:
-    """Delete everything stored about one trainee."""
+    """Delete everything stored about one person (their private chat is `chat_id`).
+
+    Rows about them go: subscription and deliveries, polls, answers, review cards, group
+    quiz answers and places, an admin grant, imports still waiting for them. Rows that
+    belong to others keep existing without them: group quiz sessions they started or
+    stopped (`started_by` cannot be empty, so it becomes 0, and the starter's name is
+    cleared), admins they granted, schedules they created and threads they published.
+    """
     card_ids = select(ReviewCard.id).where(ReviewCard.user_id == user_id)
     session.execute(delete(ReviewLogRecord).where(col(ReviewLogRecord.card_id).in_(card_ids)))
     session.execute(delete(ReviewCard).where(col(ReviewCard.user_id) == user_id))
     session.execute(delete(Attempt).where(col(Attempt.user_id) == user_id))
-    session.execute(delete(PollRecord).where(col(PollRecord.user_id) == user_id))
-    session.execute(delete(GroupPlayer).where(col(GroupPlayer.user_id) == user_id))
-    subs = select(Subscription.id).where(
-        Subscription.kind == SubscriptionKind.trainee, Subscription.chat_id == chat_id
-    )
-    session.execute(delete(Delivery).where(col(Delivery.subscription_id).in_(subs)))
     session.execute(
-        delete(Subscription).where(
-            col(Subscription.kind) == SubscriptionKind.trainee, col(Subscription.chat_id) == chat_id
+        delete(PollRecord).where(
+            or_(col(PollRecord.user_id) == user_id, col(PollRecord.chat_id) == chat_id)
         )
     )
+    session.execute(delete(GroupAnswer).where(col(GroupAnswer.user_id) == user_id))
+    session.execute(delete(GroupPlayer).where(col(GroupPlayer.user_id) == user_id))
+    session.execute(
+        update(GroupSession)
+        .where(col(GroupSession.started_by) == user_id)
+        .values(started_by=ANONYMOUS, starter_name="")
+    )
+    session.execute(
+        update(GroupSession).where(col(GroupSession.stopped_by) == user_id).values(stopped_by=None)
+    )
+    session.execute(delete(Admin).where(col(Admin.user_id) == user_id))
+    session.execute(update(Admin).where(col(Admin.granted_by) == user_id).values(granted_by=None))
+    session.execute(
+        delete(ImportedThread).where(
+            col(ImportedThread.imported_by) == user_id,
+            col(ImportedThread.status) != IMPORT_PUBLISHED,
+        )
+    )
+    session.execute(
+        update(ImportedThread)
+        .where(col(ImportedThread.imported_by) == user_id)
+        .values(imported_by=ANONYMOUS)
+    )
+    session.execute(
+        update(Subscription).where(col(Subscription.created_by) == user_id).values(created_by=None)
+    )
+    mine = or_(
+        col(Subscription.user_id) == user_id,
+        and_(
+            col(Subscription.kind) == SubscriptionKind.trainee,
+            col(Subscription.chat_id) == chat_id,
+        ),
+    )
+    subs = select(Subscription.id).where(mine)
+    session.execute(delete(Delivery).where(col(Delivery.subscription_id).in_(subs)))
+    session.execute(delete(Subscription).where(mine))

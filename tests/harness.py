@@ -86,6 +86,18 @@ class Harness:
         await self.settle()
         return query_id
 
+    async def press_forged(self, user_id: int, data: str, message: Any = None) -> str:
+        """A client sends callback data no button carries (under `message`, or none)."""
+        query_id = self.emulator.press_forged(user_id, data, message)
+        await self.settle()
+        return query_id
+
+    async def edit(self, user_id: int, message: dict[str, Any], text: str) -> dict[str, Any]:
+        """A user edits a message they sent; returns once the bot has dealt with the edit."""
+        edited = self.emulator.edit_message(user_id, message, text)
+        await self.settle()
+        return edited
+
     async def answer_poll(self, user_id: int, poll_id: str, option_ids: list[int]) -> None:
         self.emulator.answer_poll(user_id, poll_id, option_ids)
         await self.settle()

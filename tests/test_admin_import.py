@@ -3,9 +3,17 @@ valid import joins the library."""
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
+
+import pytest
 from sqlmodel import select
 
+from bot.domain.admin import ImportResult, prepare_import
+from bot.handlers import admin as admin_handlers
 from bot.library import load_current_library
+from content.models import Library
 from storage.db import session_scope
 from storage.models import ImportedThread
 from tests.harness import ADMIN_ID, Harness
@@ -174,4 +182,82 @@ async def test_wrong_types_oversized_and_non_utf8_files_get_clear_messages(
     assert "the limit is 1 MB" in harness.last_message(ADMIN_ID).content
     await upload(harness, "latin1.txt", "Caf\u00e9 na\u00efve".encode("latin-1"))
     assert "not UTF-8" in harness.last_message(ADMIN_ID).content
+    assert imported(harness) == []
+
+
+# --- big files --------------------------------------------------------------------------------
+# The importer runs in a child process, so these stand-ins are module functions it can import.
+
+
+def gated_prepare_import(filename: str, data: bytes, library: Library) -> ImportResult:
+    """prepare_import that, once reading, waits for the file named on the data's first line."""
+    gate_line, _, rest = data.partition(b"\n")
+    gate = Path(gate_line.decode())
+    gate.with_suffix(".reading").touch()
+    give_up = time.monotonic() + 20  # only if the test never opens the gate
+    while not gate.exists() and time.monotonic() < give_up:
+        time.sleep(0.01)
+    return prepare_import(filename, rest, library)
+
+
+def crashing_prepare_import(filename: str, data: bytes, library: Library) -> ImportResult:
+    os._exit(3)
+
+
+def stuck_prepare_import(filename: str, data: bytes, library: Library) -> ImportResult:
+    time.sleep(120)
+    return prepare_import(filename, data, library)
+
+
+async def test_other_chats_are_answered_while_a_file_is_being_read(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(admin_handlers, "prepare_import", gated_prepare_import)
+    gate = tmp_path / "go"
+    content = f"{gate}\n{GOOD_YAML}".encode()
+    harness.emulator.send_document(ADMIN_ID, "lp-basics.yaml", content, "text/plain")
+    await harness.emulator.wait_for(lambda: gate.with_suffix(".reading").exists(), timeout=30)
+
+    harness.emulator.send_message(601, "/help")
+    await harness.emulator.wait_for_call("sendMessage", chat_id=601, timeout=30)
+    assert not any("ready to import" in m.content for m in harness.messages(ADMIN_ID))
+
+    gate.touch()
+    await harness.settle(timeout=30)
+    assert "ready to import" in harness.last_message(ADMIN_ID).content
+
+
+async def test_a_file_that_takes_too_long_to_read_is_given_up_with_a_clear_message(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(admin_handlers, "prepare_import", stuck_prepare_import)
+    monkeypatch.setattr(admin_handlers, "IMPORT_SECONDS", 0.5)
+    await upload(harness, "lp-basics.yaml", GOOD_YAML.encode())
+    reply = harness.last_message(ADMIN_ID).content
+    assert "Reading lp-basics.yaml took longer than 0.5 seconds" in reply
+    assert "Nothing was imported" in reply
+    assert imported(harness) == []
+
+
+async def test_an_oversized_file_of_unstated_size_is_refused_after_download(
+    harness: Harness,
+) -> None:
+    message = harness.emulator.send_document(
+        ADMIN_ID, "huge.md", b"# Big\n\n" + b"x" * (1024 * 1024 + 1), "text/plain"
+    )
+    del message["document"]["file_size"]  # Telegram may leave it out
+    await harness.settle()
+    assert "the limit is 1 MB. Split it" in harness.last_message(ADMIN_ID).content
+    assert "Nothing was imported" in harness.last_message(ADMIN_ID).content
+    assert imported(harness) == []
+
+
+async def test_a_reader_that_dies_is_reported_and_nothing_is_imported(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(admin_handlers, "prepare_import", crashing_prepare_import)
+    await upload(harness, "lp-basics.yaml", GOOD_YAML.encode())
+    assert "I could not read lp-basics.yaml; nothing was imported" in (
+        harness.last_message(ADMIN_ID).content
+    )
     assert imported(harness) == []

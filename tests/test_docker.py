@@ -9,6 +9,7 @@ need), the commands the image and compose.yaml run exist, and the image does not
 from __future__ import annotations
 
 import fnmatch
+import importlib.util
 import json
 import re
 import shlex
@@ -16,11 +17,13 @@ import sqlite3
 import tomllib
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
@@ -68,14 +71,16 @@ def cli_command_exists(args: list[str]) -> bool:
     return result.exit_code == 0
 
 
-def locked() -> dict[str, str]:
+def locked(*files: str) -> dict[str, str]:
+    """Name -> exact version, from the lock files (requirements.lock by default)."""
     pins = {}
-    for line in (ROOT / "requirements.lock").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            name, sep, version = line.partition("==")
-            assert sep, f"requirements.lock: {line!r} is not pinned with =="
-            pins[canonicalize_name(name)] = version
+    for file in files or ("requirements.lock",):
+        for line in (ROOT / file).read_text().splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line:
+                name, sep, version = line.partition("==")
+                assert sep, f"{file}: {line!r} is not pinned with =="
+                pins[canonicalize_name(name)] = version
     return pins
 
 
@@ -94,23 +99,29 @@ def test_every_file_the_dockerfile_copies_is_in_the_build_context() -> None:
         assert not ignored_by_dockerignore(source), f".dockerignore leaves out {source}"
 
 
-def test_the_image_is_slim_python_3_11_and_runs_as_an_unprivileged_user() -> None:
+def test_the_image_is_an_exact_slim_python_3_11_and_runs_as_a_numeric_unprivileged_user() -> None:
     args = dict(
         (a.split("=", 1)[0], a.split("=", 1)[1]) for i, a in dockerfile() if i == "ARG" and "=" in a
     )
-    assert args["PYTHON_IMAGE"] == "python:3.11-slim"
+    # An exact release (3.11.N on a named Debian), not a tag that moves under the build.
+    assert re.fullmatch(
+        r"python:3\.11\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?", args["PYTHON_IMAGE"]
+    )
     assert [a for i, a in dockerfile() if i == "FROM"] == [
         "${PYTHON_IMAGE} AS build",
         "${PYTHON_IMAGE}",
     ]
     users = [a for i, a in final_stage() if i == "USER"]
     assert users, "the runtime stage must switch to a user"
-    user = users[-1].split(":")[0]
-    assert user not in ("root", "0")
+    # Numeric uid:gid, so a runtime can verify it is not root without reading /etc/passwd.
+    uid, gid = re.fullmatch(r"(\d+):(\d+)", users[-1]).groups()  # type: ignore[union-attr]
+    assert int(uid) != 0 and int(gid) != 0
     created = " ".join(" ".join(a.split()) for i, a in final_stage() if i == "RUN")
-    assert re.search(rf"useradd --system --uid (\d+) .*--shell /usr/sbin/nologin {user}\b", created)
-    assert int(re.search(r"useradd --system --uid (\d+)", created).group(1)) != 0  # type: ignore[union-attr]
-    assert f"chown {user}:{user} /data" in created  # the volume is the user's to write
+    assert re.search(rf"groupadd --system --gid {gid} (\w+)", created)
+    found = re.search(rf"useradd --system --uid {uid} .*--shell /usr/sbin/nologin (\w+)", created)
+    assert found, "the USER must be the account the image creates"
+    name = found.group(1)
+    assert f"chown {name}:{name} /data" in created  # the volume is the user's to write
 
 
 def test_the_image_keeps_its_sqlite_database_on_the_data_volume() -> None:
@@ -134,15 +145,23 @@ def test_the_image_runs_commands_that_exist() -> None:
     assert cli_command_exists(["health"])
 
 
-def test_the_lock_file_pins_what_pyproject_asks_for_and_everything_it_needs() -> None:
-    pins = locked()
+@pytest.mark.parametrize(
+    ("lock_files", "extra"),
+    [(["requirements.lock"], None), (["requirements.lock", "requirements-dev.lock"], "dev")],
+    ids=["runtime", "dev"],
+)
+def test_the_lock_files_pin_what_pyproject_asks_for_and_everything_it_needs(
+    lock_files: list[str], extra: str | None
+) -> None:
+    pins = locked(*lock_files)
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    for spec in project["dependencies"]:
+    wanted = project["optional-dependencies"][extra] if extra else project["dependencies"]
+    for spec in wanted:
         requirement = Requirement(spec)
         name = canonicalize_name(requirement.name)
-        assert name in pins, f"{requirement.name} is missing from requirements.lock"
+        assert name in pins, f"{requirement.name} is missing from {' + '.join(lock_files)}"
         assert requirement.specifier.contains(pins[name], prereleases=True), (
-            f"requirements.lock has {requirement.name}=={pins[name]}, pyproject wants {spec}"
+            f"{' + '.join(lock_files)} has {requirement.name}=={pins[name]}, pyproject wants {spec}"
         )
     # The closure: every requirement of a locked package is locked too (checked with the
     # metadata installed here, for the packages installed here at the locked version).
@@ -155,7 +174,7 @@ def test_the_lock_file_pins_what_pyproject_asks_for_and_everything_it_needs() ->
         if installed.version != version:
             continue
         checked += 1
-        extras = _extras_wanted(name, project["dependencies"])
+        extras = _extras_wanted(name, [*project["dependencies"], *wanted])
         for spec in installed.requires or []:
             requirement = Requirement(spec)
             marker = requirement.marker
@@ -164,8 +183,8 @@ def test_the_lock_file_pins_what_pyproject_asks_for_and_everything_it_needs() ->
             ):
                 continue
             needed = canonicalize_name(requirement.name)
-            assert needed in pins, f"{name} needs {requirement.name}, missing from the lock"
-    assert checked >= len(project["dependencies"])
+            assert needed in pins, f"{name} needs {requirement.name}, missing from the locks"
+    assert checked >= len(wanted)
 
 
 def _extras_wanted(name: str, dependencies: list[str]) -> set[str]:
@@ -174,6 +193,12 @@ def _extras_wanted(name: str, dependencies: list[str]) -> set[str]:
         if canonicalize_name(requirement.name) == name:
             return set(requirement.extras) | {""}
     return {""}
+
+
+def test_the_dev_lock_adds_tools_and_changes_nothing_the_image_runs() -> None:
+    runtime, dev = locked("requirements.lock"), locked("requirements-dev.lock")
+    assert dev, "requirements-dev.lock pins the tools of the checks"
+    assert set(runtime).isdisjoint(dev), "a package is pinned in both lock files"
 
 
 def test_compose_migrates_once_then_runs_webhook_bots_on_postgresql() -> None:
@@ -187,6 +212,78 @@ def test_compose_migrates_once_then_runs_webhook_bots_on_postgresql() -> None:
     assert bot["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert bot["deploy"]["replicas"] >= 2
+
+
+# -- the package and the development setup ----------------------------------------------
+
+
+def test_the_package_has_an_spdx_license_and_a_pinned_build_backend() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["license"] == "MIT"  # an SPDX expression, not a table
+    assert pyproject["build-system"]["build-backend"] == "setuptools.build_meta"
+    [backend] = [Requirement(spec) for spec in pyproject["build-system"]["requires"]]
+    [pin] = list(backend.specifier)
+    assert backend.name == "setuptools" and pin.operator == "=="
+    assert Version(pin.version) >= Version("77")  # the first to read SPDX `license` strings
+
+
+def test_every_package_data_pattern_names_files_that_exist() -> None:
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]
+    for package, patterns in package_data.items():
+        for pattern in patterns:
+            assert list((ROOT / package).glob(pattern)), f"{package}/{pattern} matches nothing"
+
+
+def _load_tasks() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("tasks_under_test", ROOT / "tasks.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tasks_installs_the_locked_versions_and_again_whenever_an_input_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tasks = _load_tasks()
+    project, venv = tmp_path / "project", tmp_path / "venv"
+    project.mkdir()
+    inputs = ["pyproject.toml", "requirements.lock", "requirements-dev.lock"]
+    for name in inputs:
+        (project / name).write_bytes((ROOT / name).read_bytes())
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").touch()  # an existing virtualenv: only the installs run
+    for name, value in {
+        "ROOT": project,
+        "VENV": venv,
+        "BIN": venv / "bin",
+        "STAMP": venv / ".tasks-stamp",
+    }.items():
+        monkeypatch.setattr(tasks, name, value)
+    commands: list[list[str]] = []
+    monkeypatch.setattr(tasks.subprocess, "run", lambda command, check: commands.append(command))
+
+    def installs() -> list[list[str]]:
+        commands.clear()
+        tasks.ensure_venv()
+        return [command[3:] for command in commands]  # after "python -m pip"
+
+    quiet = ["--disable-pip-version-check", "-q"]
+    locks = ["-r", str(project / "requirements.lock"), "-r", str(project / "requirements-dev.lock")]
+    expected = [
+        ["install", *quiet, "--no-deps", *locks],
+        ["install", *quiet, "--no-deps", "-e", str(project)],
+        ["check", "-q"],
+    ]
+    assert installs() == expected
+    assert installs() == []  # nothing changed
+    for name in inputs:
+        with (project / name).open("a") as file:
+            file.write("\n# changed\n")
+        assert installs() == expected, f"a change to {name} must reinstall"
+        assert installs() == []
 
 
 # -- backups ----------------------------------------------------------------------------

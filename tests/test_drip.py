@@ -118,6 +118,24 @@ async def test_next_delivers_now_and_keeps_the_daily_time(harness: Harness) -> N
     assert subscription(harness).next_due_at == dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC)
 
 
+async def test_next_delivers_the_callers_installment_only(harness: Harness) -> None:
+    """A person's command sends that person's installment, not the whole due fan-out."""
+    others = (502, 503)
+    for user in (501, *others):
+        await onboard(harness, user)
+    harness.clock.set(dt.datetime(2026, 1, 5, 8, 30, tzinfo=dt.UTC))  # everyone is due
+    before = {user: len(harness.messages(user)) for user in others}
+    await harness.send(501, "/next")
+    assert len(headers(harness, 501)) == 1
+    assert {user: harness.messages(user)[before[user] :] for user in others} == {502: [], 503: []}
+    with session_scope(harness.engine) as session:
+        assert session.exec(select(Delivery.subscription_id).distinct()).all() == [
+            subscription(harness, 501).id
+        ]
+    assert await harness.dispatch() == 2  # theirs come with the dispatcher, as due
+    assert all(len(headers(harness, user)) == 1 for user in others)
+
+
 async def test_paused_trainees_receive_nothing(harness: Harness) -> None:
     await onboard(harness)
     await harness.send(501, "/pause")

@@ -529,6 +529,41 @@ async def test_pressing_a_button_reaches_the_callback_handler_and_the_answer_is_
     assert shown.text == "You chose b" and shown.reply_markup is None
 
 
+async def test_forged_presses_carry_any_data_with_or_without_a_message(
+    emulator: TelegramEmulator, tg_bot: Bot
+) -> None:
+    sent = await tg_bot.send_message(USER, "No buttons here")
+    stored = emulator.message(USER, sent.message_id)
+    under = emulator.press_forged(USER, "set:../../x", stored)
+    inline = emulator.press_forged(USER, "anything")
+
+    updates = await tg_bot.get_updates()
+    first, second = (u.callback_query for u in updates)
+    assert first is not None and second is not None
+    assert (first.data, first.message.message_id) == ("set:../../x", sent.message_id)  # type: ignore[union-attr]
+    assert second.data == "anything" and second.message is None and second.inline_message_id
+    assert [first.id, second.id] == [under, inline]
+    assert await second.answer()
+    assert emulator.callback_query(inline).answered
+
+
+async def test_an_edited_message_arrives_as_edited_message_with_its_command(
+    emulator: TelegramEmulator, tg_bot: Bot
+) -> None:
+    original = emulator.send_message(USER, "/pause")
+    edited = emulator.edit_message(USER, original, "/resume now")
+
+    updates = await tg_bot.get_updates()
+    assert updates[0].message is not None and updates[0].message.text == "/pause"
+    change = updates[1].edited_message
+    assert change is not None and change.message_id == original["message_id"]
+    assert change.text == "/resume now" and change.edit_date is not None
+    assert change.entities[0].type == "bot_command" and change.entities[0].length == 7
+    assert edited["text"] == "/resume now"
+    with pytest.raises(EmulatorError, match="sent no message"):
+        emulator.edit_message(USER + 1, original, "not theirs")
+
+
 async def test_commands_get_bot_command_entities_and_privacy_mode_filters_group_chatter(
     emulator: TelegramEmulator, tg_bot: Bot
 ) -> None:

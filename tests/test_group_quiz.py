@@ -94,14 +94,13 @@ async def open_lobby(h: Harness, args: str = THREAD, starter: int = ALICE) -> An
 
 
 async def join(h: Harness, lobby: Any, *users: int) -> None:
-    sid = session_row(h).id
     for user in users:
-        await h.press(user, lobby, f"gq:join:{sid}")
+        await h.press(user, lobby, "gq:join")
 
 
 async def start_game(h: Harness, lobby: Any, *others: int, starter: int = ALICE) -> None:
     await join(h, lobby, *others)
-    await h.press(starter, lobby, f"gq:start:{session_row(h).id}")
+    await h.press(starter, lobby, "gq:start")
 
 
 async def next_question(h: Harness) -> Any:
@@ -339,16 +338,15 @@ async def test_the_lobby_starts_by_itself_after_the_countdown_or_is_called_off(
 
 async def test_lobby_buttons_join_leave_and_start_only_for_the_starter(gh: Harness) -> None:
     lobby = await open_lobby(gh)
-    sid = session_row(gh).id
-    query = await gh.press(BOB, lobby, f"gq:join:{sid}")
+    query = await gh.press(BOB, lobby, "gq:join")
     assert "You're in! 2 players so far." in gh.emulator.callback_answer(query)["text"]
-    query = await gh.press(BOB, lobby, f"gq:start:{sid}")
+    query = await gh.press(BOB, lobby, "gq:start")
     assert (
         "Only Alice or a group admin can start early" in gh.emulator.callback_answer(query)["text"]
     )
-    query = await gh.press(BOB, lobby, f"gq:leave:{sid}")
+    query = await gh.press(BOB, lobby, "gq:leave")
     assert "You left" in gh.emulator.callback_answer(query)["text"]
-    query = await gh.press(ALICE, lobby, f"gq:start:{sid}")
+    query = await gh.press(ALICE, lobby, "gq:start")
     assert "Waiting for at least 2 players (1 so far)" in gh.emulator.callback_answer(query)["text"]
     assert polls(gh) == []
     await join(gh, lobby, CAROL)
@@ -421,9 +419,8 @@ async def test_a_fast_group_never_gets_more_than_twenty_requests_a_minute(
 
 async def test_a_group_admin_may_start_early(gh: Harness) -> None:
     lobby = await open_lobby(gh)
-    sid = session_row(gh).id
     await join(gh, lobby, BOB)
-    query = await gh.press(ADMIN, lobby, f"gq:start:{sid}")
+    query = await gh.press(ADMIN, lobby, "gq:start")
     assert gh.emulator.callback_answer(query)["text"] == "Starting!"
     assert len(polls(gh)) == 1
     assert not gh.emulator.message(GROUP, lobby.message_id).callback_data

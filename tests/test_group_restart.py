@@ -123,7 +123,7 @@ async def test_a_lobby_resumes_its_countdown_after_a_restart(
     clock = VirtualClock(START)
     async with start_harness(emulator, sqlite_engine, clock=clock, **SETTINGS) as h1:
         lobby = await open_lobby(h1)
-        await h1.press(BOB, lobby, f"gq:join:{session_row(h1).id}")
+        await h1.press(BOB, lobby, "gq:join")
     clock.advance(dt.timedelta(seconds=60))
     async with start_harness(emulator, sqlite_engine, clock=clock, **SETTINGS) as h2:
         await resume_group_sessions(h2.app)
@@ -168,9 +168,8 @@ async def test_the_session_timer_runs_on_the_job_queue(
     _add_people(emulator)
     async with start_harness(emulator, sqlite_engine, **SETTINGS) as h:
         lobby = await open_lobby(h)
-        sid = session_row(h).id
-        await h.press(BOB, lobby, f"gq:join:{sid}")
-        await h.press(CAROL, lobby, f"gq:join:{sid}")
+        await h.press(BOB, lobby, "gq:join")
+        await h.press(CAROL, lobby, "gq:join")
         await emulator.wait_for(
             lambda: "Alice, Bob, Carol" in emulator.message(GROUP, lobby.message_id).content,
             timeout=5,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+import json
 import re
 from pathlib import Path
 
@@ -22,7 +25,7 @@ from content.importers import (
 )
 from content.importers._common import parse_marker, slugify, split_glued_hashtags, split_to_fit
 from content.loader import dump_thread_yaml
-from content.models import POST_CAPTION_MAX, POST_TEXT_MAX, Thread
+from content.models import ID_MAX, POST_CAPTION_MAX, POST_TEXT_MAX, Thread
 from content.validate import parse_thread_text, validate_thread
 
 # The source documents the bundled library was made from, kept here so the tests need nothing
@@ -52,7 +55,7 @@ def assert_valid_drafts(report: ImportReport) -> None:
     ids = [t.id for t in report.threads]
     assert len(ids) == len(set(ids))
     for thread in report.threads:
-        assert SLUG.match(thread.id) and len(thread.id) <= 60, thread.id
+        assert SLUG.match(thread.id) and len(thread.id) <= ID_MAX, thread.id
         assert thread.schema_version == 1
         assert thread.title.strip() and thread.author.name.strip()
         assert thread.posts and thread.quiz == []
@@ -108,11 +111,11 @@ def test_glued_hashtags_are_spaced_but_urls_are_not() -> None:
     assert split_glued_hashtags("see https://x.org/a#b#c") == "see https://x.org/a#b#c"
 
 
-def test_slug_is_ascii_lowercase_and_at_most_60_characters() -> None:
+def test_slug_is_ascii_lowercase_and_fits_in_a_button() -> None:
     assert slugify("CSF leaks & blood patches") == "csf-leaks-and-blood-patches"
     assert slugify("Broca’s área — anatomy!") == "brocas-area-anatomy"
     long = slugify("word " * 40)
-    assert len(long) <= 60 and SLUG.match(long) and not long.endswith("-")
+    assert len(long) <= ID_MAX and SLUG.match(long) and not long.endswith("-")
 
 
 def test_long_text_is_split_at_sentences_within_the_limit() -> None:
@@ -140,7 +143,7 @@ def test_threadreader_seed_yields_the_csf_thread_and_four_openings() -> None:
         ("csf-leaks-and-blood-patches", 12, "complete"),
         ("date-a-stroke-on-mri", 3, "partial"),
         ("incomplete-spinal-cord-syndromes", 3, "partial"),
-        ("do-you-get-a-brocas-aphasia-trying-remember-the-location-of", 3, "partial"),
+        ("do-you-get-a-brocas-aphasia-trying-remember-the", 3, "partial"),
         ("need-help-reading-spine-imaging", 3, "partial"),
     ]
     for thread in report.threads:
@@ -234,8 +237,13 @@ def test_threadreader_page_banner_gives_author_and_announced_count() -> None:
     ]
     assert thread.status == "partial"
     assert any("announces 4 posts but 3 were found" in n for n in report.notes)
-    assert any("post 2 had an image that the unroll does not link" in n for n in report.notes)
+    assert any(
+        "post(s) 2 had an image or video that the page does not link" in n for n in report.notes
+    )
     assert all(not p.media for p in thread.posts)
+    # The page shows its media markers, so the posts without one have no media.
+    assert [p.has_media for p in thread.posts] == [False, True, False]
+    assert thread.source.announced_posts == 4
 
 
 PAGE_WITH_MORE_THREADS = """\
@@ -348,7 +356,7 @@ def test_readwise_obsidian_seed_is_one_thread_with_media_and_links() -> None:
     assert all(p.media[0].startswith("https://pbs.twimg.com/media/") for p in thread.posts)
     assert len({p.url for p in thread.posts if p.url}) == 12
     assert thread.author.handle == "@teachplaygrub" and thread.author.name == "teachplaygrub"
-    assert thread.source.url == "https://twitter.com/teachplaygrub/status/1563306679910817792"
+    assert thread.source.url == "https://x.com/teachplaygrub/status/1563306679910817792"
     assert thread.source.imported_from == "Readwise export (Obsidian)"
     assert thread.source.kind == "tweetorial"
     assert thread.source.published == dt.date(2022, 8, 26)
@@ -370,7 +378,8 @@ def test_readwise_logseq_fixture_keeps_posts_and_turns_notes_into_report_notes()
         "No one is sure of how EBPs wor",
         "In reality, it is probably bot",
     ]
-    assert thread.posts[0].text == CSF_FIRST
+    # Logseq continuation lines are the tweet's paragraphs.
+    assert thread.posts[0].text == CSF_FIRST.replace("\n", "\n\n")
     assert "other CSF leaks." in thread.posts[1].text  # [[CSF leaks]] is plain text
     assert all(len(p.media) == 1 and p.url for p in thread.posts)
     assert not any("id::" in p.text or "Note" in p.text for p in thread.posts)
@@ -426,7 +435,7 @@ def test_markdown_seed_002_keeps_the_abstract_and_turns_the_citation_into_a_refe
         "CT-guided epidural blood patching of directly observed or potential leak sites for the "
         "targeted treatment of spontaneous intracranial hypotension"
     )
-    assert thread.id == "ct-guided-epidural-blood-patching-of-directly-observed-or"
+    assert thread.id == "ct-guided-epidural-blood-patching-of-directly"
     assert thread.source.kind == "article" and thread.source.imported_from == "Markdown"
     assert thread.source.url == "https://www.ncbi.nlm.nih.gov/pubmed/21349964"
     assert thread.author.name == "Kranz PG, Gray L, Taylor JN"
@@ -639,13 +648,61 @@ _PIECES = [
     "> ",
     "🧵",
     "a thread on ",
+    # Thread Reader headers, footers and teasers
+    "Jane Doe, MD Profile picture",
+    "Profile picture",
+    "Mar 3, 2023 8 tweets 2 min read Read on X",
+    "Aug 26th 2022, 5 tweets",
+    "X logo Read on X",
+    "May 1",
+    "More from @someone",
+    "More from Jane Doe",
+    "Read 9 tweets",
+    "Practice here first or read more on our help page!",
+    "Tweet / Share / Email",
+    "Help | About | TOS | Privacy",
+    "threadreaderapp.com/thread/1563306679910817792.html",
+    "Image Image",
+    " Video",
+    " GIF",
+    # numbering and end words
+    "🧵1/",
+    "1. ",
+    " 2/4",
+    "\n2/N",
+    " fin",
+    " /end",
+    "[3/5] ",
+    # links
+    "pic.twitter.com/Ab12Cd34",
+    "twitter.com/a/status/1563306679910817792?s=20&t=x",
+    "https://t.co/AbCd",
+    # x.com page copies
+    "@handle",
+    "·",
+    "Quote",
+    "Show this thread",
+    "Replying to",
+    "Translate post",
+    "10:15 AM · Sep 12, 2023",
+    "1.2K",
+    " Views",
+    "Relevant people",
+    # thread text, archives, CSV
+    "\n\n\n\n",
+    "\n---\n",
+    "window.YTD.tweets.part0 = [",
+    '{"tweet": {"id_str": "1701525000000000001", "full_text": "1/ x"}}',
+    '"in_reply_to_status_id_str": "1701525000000000001"',
+    "Highlight,Book Title,Book Author,Amazon Book ID,Note,Color,Tags,Location Type,Location",
+    ',"a,b",order,',
 ]
 
 _line = st.lists(
     st.one_of(st.sampled_from(_PIECES), st.text(max_size=40)), min_size=0, max_size=6
 ).map("".join)
 _structured = st.lists(_line, min_size=1, max_size=30).map("\n".join)
-_formats = st.sampled_from(["auto", "threadreader", "readwise", "markdown"])
+_formats = st.sampled_from([f.value for f in ImportFormat])
 
 
 def _check_property(text: str, fmt: str) -> None:
@@ -657,7 +714,7 @@ def _check_property(text: str, fmt: str) -> None:
     assert_valid_drafts(report)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=_structured, fmt=_formats)
 def test_any_mix_of_markers_gives_valid_drafts_or_an_import_error(text: str, fmt: str) -> None:
     _check_property(text, fmt)
@@ -685,6 +742,79 @@ def test_very_long_posts_are_split_within_telegram_limits(
     image = " ![](https://pbs.twimg.com/media/x.jpg)" if media else ""
     text = f"{prefix}{body}{image}\n2/ short" if prefix.endswith("/ ") else f"{prefix}{body}{image}"
     _check_property(text, fmt)
+
+
+_ids = st.integers(min_value=1_500_000_000_000_000_000, max_value=1_500_000_000_000_000_030)
+_tweet_object = st.fixed_dictionaries(
+    {"id_str": _ids.map(str), "full_text": st.text(max_size=120)},
+    optional={
+        "in_reply_to_status_id_str": _ids.map(str),
+        "in_reply_to_screen_name": st.sampled_from(["amy", "ben", ""]),
+        "created_at": st.sampled_from(["Tue Sep 12 14:03:11 +0000 2023", "yesterday", ""]),
+        "display_text_range": st.lists(st.sampled_from(["0", "4", "900", "x"]), max_size=2),
+        "entities": st.fixed_dictionaries(
+            {},
+            optional={
+                "urls": st.lists(
+                    st.fixed_dictionaries(
+                        {"url": st.text(max_size=8), "expanded_url": st.text(max_size=30)}
+                    ),
+                    max_size=2,
+                ),
+                "media": st.lists(
+                    st.fixed_dictionaries(
+                        {
+                            "url": st.text(max_size=8),
+                            "type": st.sampled_from(["photo", "video", "animated_gif", 3]),
+                            "media_url_https": st.sampled_from(
+                                ["https://pbs.twimg.com/media/A.jpg", "not a url", ""]
+                            ),
+                        }
+                    ),
+                    max_size=2,
+                ),
+            },
+        ),
+    },
+)
+_archive_item = st.one_of(
+    _tweet_object.map(lambda t: {"tweet": t}), _tweet_object, st.integers(), st.none()
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(items=st.lists(_archive_item, max_size=25))
+def test_any_archive_gives_valid_drafts_or_an_import_error(items: list[object]) -> None:
+    _check_property("window.YTD.tweets.part0 = " + json.dumps(items), "auto")
+
+
+_cell = st.one_of(st.text(max_size=60), st.sampled_from(["1/ x", "x 2/4", "order", "3", "@a"]))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(st.lists(_cell, min_size=0, max_size=12), max_size=12))
+def test_any_readwise_csv_gives_valid_drafts_or_an_import_error(rows: list[list[str]]) -> None:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(readwise_csv_columns())
+    writer.writerows(rows)
+    _check_property(out.getvalue(), "auto")
+
+
+def readwise_csv_columns() -> list[str]:
+    return [
+        "Highlight",
+        "Book Title",
+        "Book Author",
+        "Amazon Book ID",
+        "Note",
+        "Color",
+        "Tags",
+        "Location Type",
+        "Location",
+        "Highlighted at",
+        "Document tags",
+    ]
 
 
 _word = st.text(alphabet="bcdfghjklmnpqrstvwxz", min_size=1, max_size=15)
@@ -734,7 +864,7 @@ def test_cli_import_to_stdout_prints_yaml_documents() -> None:
         "csf-leaks-and-blood-patches",
         "date-a-stroke-on-mri",
         "incomplete-spinal-cord-syndromes",
-        "do-you-get-a-brocas-aphasia-trying-remember-the-location-of",
+        "do-you-get-a-brocas-aphasia-trying-remember-the",
         "need-help-reading-spine-imaging",
     ]
     assert result.stdout.count("\n---\n") == 4

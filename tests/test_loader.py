@@ -230,7 +230,10 @@ def threads(draw: st.DrawFn) -> Thread:
     return Thread(
         id="fuzzed",
         title=draw(bounded(texts, 200)),
-        author=Author(name=draw(bounded(texts, 50)), handle=draw(st.none() | texts)),
+        author=Author(
+            name=draw(bounded(texts, 50)),
+            handle=draw(st.none() | st.from_regex(r"@[A-Za-z0-9_]{1,15}", fullmatch=True)),
+        ),
         source=Source(imported_from=draw(st.none() | texts)),
         tags=draw(st.lists(bounded(texts, 30), max_size=2, unique=True)),
         posts=posts,

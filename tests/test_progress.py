@@ -20,7 +20,15 @@ from bot.domain.scoring import (
 )
 from tests.harness import Harness
 from tests.test_onboarding import onboard
-from tests.test_quiz import DAY1, TRAINEE, answer, first_installment, polls
+from tests.test_quiz import (
+    DAY1,
+    TRAINEE,
+    answer,
+    first_installment,
+    polls,
+    right_option,
+    wrong_option,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -98,12 +106,12 @@ async def test_progress_shows_threads_accuracy_streak_reviews_and_a_chart(
 ) -> None:
     await first_installment(harness)
     q1, q2 = polls(harness)
-    await answer(harness, q1, 0)
-    await answer(harness, q2, 1)
+    await answer(harness, q1, right_option(q1))
+    await answer(harness, q2, wrong_option(q2))
     harness.clock.set(DAY1 + dt.timedelta(days=1))
     await harness.dispatch()
     for poll in polls(harness)[2:]:
-        await answer(harness, poll, 0)
+        await answer(harness, poll, right_option(poll))
     harness.advance(hours=2)
     await harness.send(TRAINEE, "/progress")
     text, chart = harness.messages(TRAINEE)[-2:]

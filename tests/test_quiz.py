@@ -12,6 +12,7 @@ from sqlmodel import select
 from telegram import PollAnswer, Update, User
 
 from bot.quizzes import poll_explanation, record_answer, send_quiz_poll
+from content.loader import bundled_library
 from content.models import QuizQuestion
 from storage.db import session_scope
 from storage.models import Attempt, PollKind, PollRecord, ReviewCard, Subscription
@@ -19,6 +20,7 @@ from tests.harness import Harness
 from tests.test_onboarding import onboard
 
 TRAINEE = 501
+CSF = "csf-leak-blood-patch"
 DAY1 = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC)  # 08:00 in London in January
 
 
@@ -29,6 +31,17 @@ def polls(h: Harness, chat_id: int = TRAINEE) -> list[Any]:
 
 async def answer(h: Harness, message: Any, option: int, user: int = TRAINEE) -> None:
     await h.answer_poll(user, message.poll["id"], [option])
+
+
+def right_option(message: Any) -> int:
+    """The first correct option of a poll the bot sent."""
+    return int(message.poll["correct_option_ids"][0])
+
+
+def wrong_option(message: Any) -> int:
+    """The first option of a poll that is not correct."""
+    correct = message.poll["correct_option_ids"]
+    return next(i for i in range(len(message.poll["options"])) if i not in correct)
 
 
 async def first_installment(h: Harness, *, pace: str = "4") -> None:
@@ -70,7 +83,7 @@ async def test_questions_follow_their_post_as_non_anonymous_quiz_polls(harness: 
     poll = first.poll
     assert poll["type"] == "quiz"
     assert poll["is_anonymous"] is False
-    assert poll["correct_option_ids"] == [0]
+    assert poll["correct_option_ids"] == bundled_library().thread(CSF).quiz[0].correct
     assert poll["question"].startswith("Epidural blood patches have been around")
     assert "Post 2" in poll["explanation"]
     sent = harness.emulator.calls_of("sendPoll")[0].params
@@ -87,14 +100,15 @@ async def test_questions_follow_their_post_as_non_anonymous_quiz_polls(harness: 
 async def test_right_and_wrong_answers_are_recorded_with_the_time_taken(harness: Harness) -> None:
     await first_installment(harness)
     q1, q2 = polls(harness)
+    right, wrong = right_option(q1), wrong_option(q2)
     harness.advance(minutes=3)
-    await answer(harness, q1, 0)
+    await answer(harness, q1, right)
     harness.advance(minutes=1)
-    await answer(harness, q2, 2)
+    await answer(harness, q2, wrong)
     recorded = attempts(harness)
     assert [(a.question_id, a.correct, a.option_ids) for a in recorded] == [
-        ("q1", True, [0]),
-        ("q2", False, [2]),
+        ("q1", True, [right]),
+        ("q2", False, [wrong]),
     ]
     assert [a.seconds_taken for a in recorded] == [180.0, 240.0]
     assert all(a.kind == PollKind.drip and a.user_id == TRAINEE for a in recorded)
@@ -211,8 +225,8 @@ def test_explanations_point_at_the_source_post_when_they_do_not_already() -> Non
 async def test_answers_are_recorded_on_every_database(pg_harness: Harness) -> None:
     await first_installment(pg_harness)
     q1, q2 = polls(pg_harness)
-    await answer(pg_harness, q1, 0)
-    await answer(pg_harness, q2, 2)
+    await answer(pg_harness, q1, right_option(q1))
+    await answer(pg_harness, q2, wrong_option(q2))
     await feed(pg_harness, 9_000_001, q2.poll["id"], [0], TRAINEE)  # a repeated delivery
     assert [(a.question_id, a.correct) for a in attempts(pg_harness)] == [
         ("q1", True),

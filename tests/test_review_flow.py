@@ -12,7 +12,15 @@ from bot.emulator import TelegramEmulator
 from storage.db import session_scope
 from storage.models import Attempt, Delivery, PollKind, PollRecord, ReviewCard
 from tests.harness import Harness, start_harness
-from tests.test_quiz import DAY1, TRAINEE, answer, first_installment, polls
+from tests.test_quiz import (
+    DAY1,
+    TRAINEE,
+    answer,
+    first_installment,
+    polls,
+    right_option,
+    wrong_option,
+)
 
 REVIEW_HEADER = "review"
 
@@ -39,8 +47,8 @@ async def test_due_reviews_come_with_the_installment_on_the_day_fsrs_says(
     await first_installment(harness)
     q1, q2 = polls(harness)
     harness.advance(minutes=5)
-    await answer(harness, q1, 0)  # right: back in two days
-    await answer(harness, q2, 1)  # wrong: back tomorrow
+    await answer(harness, q1, right_option(q1))  # right: back in two days
+    await answer(harness, q2, wrong_option(q2))  # wrong: back tomorrow
 
     harness.clock.set(day(2))
     before = len(harness.messages(TRAINEE))
@@ -54,7 +62,7 @@ async def test_due_reviews_come_with_the_installment_on_the_day_fsrs_says(
     assert today.index(header) < today.index(reviews[0])
     assert today[-1].message_id == reviews[0].message_id
 
-    await answer(harness, reviews[0], 0)
+    await answer(harness, reviews[0], right_option(reviews[0]))
     with session_scope(harness.engine) as session:
         due_on = {c.question_id: c.due_at.date() for c in session.exec(select(ReviewCard))}
     assert due_on["q1"] == day(3).date()  # right on day 1: two days later
@@ -79,8 +87,8 @@ async def test_a_review_is_sent_once_a_day_and_the_day_is_capped(
     async with start_harness(emulator, sqlite_engine, max_reviews_per_day=1) as h:
         await first_installment(h)
         q1, q2 = polls(h)
-        await answer(h, q1, 1)
-        await answer(h, q2, 1)  # both wrong: both due tomorrow
+        await answer(h, q1, wrong_option(q1))
+        await answer(h, q2, wrong_option(q2))  # both wrong: both due tomorrow
         h.clock.set(day(2))
         await h.dispatch()
         assert len(review_polls(h)) == 1
@@ -100,17 +108,17 @@ async def test_a_review_is_sent_once_a_day_and_the_day_is_capped(
 async def test_review_asks_due_questions_one_at_a_time(harness: Harness) -> None:
     await first_installment(harness)
     q1, q2 = polls(harness)
-    await answer(harness, q1, 1)
-    await answer(harness, q2, 1)
+    await answer(harness, q1, wrong_option(q1))
+    await answer(harness, q2, wrong_option(q2))
     harness.clock.set(day(2, hour=7))  # before the installment
     await harness.send(TRAINEE, "/review")
     assert "2 reviews due today" in harness.messages(TRAINEE)[-2].content
     first = harness.last_message(TRAINEE)
     assert first.poll and first.poll["question"] == q1.poll["question"]
-    await answer(harness, first, 0)
+    await answer(harness, first, right_option(first))
     second = harness.last_message(TRAINEE)
     assert second.poll and second.poll["question"] == q2.poll["question"]
-    await answer(harness, second, 0)
+    await answer(harness, second, right_option(second))
     assert "That's all your reviews for today" in harness.last_message(TRAINEE).content
     # Both were answered right: the 08:00 installment brings no review.
     harness.clock.set(day(2))
@@ -124,7 +132,7 @@ async def test_review_asks_due_questions_one_at_a_time(harness: Harness) -> None
 async def test_review_points_at_reviews_already_waiting_in_the_chat(harness: Harness) -> None:
     await first_installment(harness)
     q1, _q2 = polls(harness)
-    await answer(harness, q1, 1)
+    await answer(harness, q1, wrong_option(q1))
     harness.clock.set(day(2))
     await harness.dispatch()
     await harness.send(TRAINEE, "/review")

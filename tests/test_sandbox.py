@@ -94,12 +94,12 @@ async def test_polls_show_numbered_options_and_take_answers(
     await subscribe(box, screen)
     shown = await typed(box, screen, "/tick 2h")
     assert "📊 Quiz: Epidural blood patches have been around since the 60s." in shown
-    assert "  1) Post-dural puncture headache" in shown
-    right = await typed(box, screen, "/answer 1")
+    assert "  3) Leaks after a dural puncture" in shown  # options as written, not shuffled
+    right = await typed(box, screen, "/answer 3")
     assert "(answering: Epidural blood patches" in right
     assert "✓ correct" in right and "💡 Post 2:" in right
-    wrong = await typed(box, screen, "/answer 2")  # the next open poll
-    assert "✗ not quite; the answer is 1) Pressure effect" in wrong
+    wrong = await typed(box, screen, "/answer 1")  # the next open poll
+    assert "✗ not quite; the answer is 2) Pressure: blood squeezes" in wrong
     assert "no open poll" in await typed(box, screen, "/answer 1")
 
 

@@ -23,6 +23,7 @@ from storage.drip import (
     mark_deliveries,
     pending_deliveries,
     release_all_leases,
+    release_leases,
     renew_leases,
 )
 from storage.models import Delivery, DeliveryStatus, Subscription, SubscriptionStatus
@@ -79,6 +80,43 @@ def test_released_leases_can_be_claimed_at_once(engine: Engine) -> None:
         assert release_all_leases(session) == 2
     with session_scope(engine) as session:
         assert len(claim_due(session, NOW, 10, LEASE)) == 2
+
+
+def test_a_claim_gives_back_only_its_own_leases_and_they_are_due_at_once(
+    engine: Engine,
+) -> None:
+    add_subscribers(engine, 3)
+    with session_scope(engine) as session:
+        mine = claim_due(session, NOW, 2, LEASE, owner="stopping")
+        theirs = claim_due(session, NOW, 2, LEASE, owner="other")
+    # One of "mine" ran out and was taken over by "other": that lease is no longer ours.
+    taken = mine[0]
+    with session_scope(engine) as session:
+        assert hold_lease(session, taken, "stopping", NOW, until=NOW)
+    with session_scope(engine) as session:
+        assert claim_due(session, NOW + dt.timedelta(seconds=1), 10, LEASE, "other") == [taken]
+        release_leases(session, [(i, "stopping") for i in mine])
+    with session_scope(engine) as session:
+        leased = {
+            s.id: (s.lease_owner, s.next_due_at)
+            for s in session.exec(select(Subscription))
+            if s.lease_until is not None
+        }
+        assert leased == {taken: ("other", NOW), theirs[0]: ("other", NOW)}
+        # Given back: due as before, and claimable at once by anyone.
+        assert claim_due(session, NOW, 10, LEASE, "next") == [mine[1]]
+
+
+def test_a_claim_can_take_just_one_due_subscription(engine: Engine) -> None:
+    add_subscribers(engine, 2)
+    add_subscribers(engine, 1, due=NOW + dt.timedelta(hours=1))
+    with session_scope(engine) as session:
+        first, second, later = session.exec(select(Subscription.id).order_by(Subscription.id))
+        assert first is not None and later is not None
+        assert claim_due(session, NOW, 1, LEASE, "a", subscription_id=later) == []  # not due
+        assert claim_due(session, NOW, 10, LEASE, "a", subscription_id=second) == [second]
+        assert claim_due(session, NOW, 10, LEASE, "b", subscription_id=second) == []  # leased
+        assert claim_due(session, NOW, 10, LEASE, "b") == [first]
 
 
 def test_an_outbox_item_is_never_written_twice(engine: Engine) -> None:

@@ -20,6 +20,7 @@ from content.validate import (
     Problem,
     default_paths,
     parse_thread_text,
+    publish_problems,
     validate_paths,
     validate_thread,
 )
@@ -51,7 +52,7 @@ quiz:
     question: How many main leak sites are there?
     options: ["2", "3", "4"]
     correct: [1]
-    explanation: Ventral, nerve root sleeve and dorsal.
+    explanation: 'Post 2: ventral, nerve root sleeve and dorsal.'
     after_post: 2
     source_post: 2
   - id: q2
@@ -61,6 +62,7 @@ quiz:
       - Epidural contrast reflux at the root sleeve
       - No epidural spread
     correct: [0, 1]
+    explanation: Post 3 shows the thecal sac compressed and contrast at the root sleeve.
 references:
   - title: Kranz et al. 2011
     url: https://www.ajnr.org/content/32/10/1829
@@ -151,8 +153,8 @@ RULES = {
         "status, posts, quiz, references",
     ),
     "unknown-key-with-typo": (
-        "explanation: Ventral",
-        "explaination: Ventral",
+        "explanation: 'Post 2",
+        "explaination: 'Post 2",
         "explaination:",
         "quiz[0].explaination: unknown key `explaination`; did you mean `explanation`?",
     ),
@@ -302,13 +304,13 @@ RULES = {
         "quiz[1].options[2]: expected text, got a yes/no value (false); put it in quotes",
     ),
     "explanation-over-200": (
-        "explanation: Ventral, nerve root sleeve and dorsal.",
+        "explanation: 'Post 2: ventral, nerve root sleeve and dorsal.'",
         "explanation: " + "e" * 201,
         "eeee",
         "quiz[0].explanation: the explanation is 201 characters; Telegram allows at most 200",
     ),
     "explanation-three-line-breaks": (
-        "explanation: Ventral, nerve root sleeve and dorsal.",
+        "explanation: 'Post 2: ventral, nerve root sleeve and dorsal.'",
         "explanation: |\n      Ventral.\n      Nerve root sleeve.\n      Dorsal.",
         "explanation: |",
         "quiz[0].explanation: the explanation has 3 line breaks; Telegram allows at most 2; join "
@@ -394,7 +396,7 @@ def test_text_at_the_exact_limits_is_accepted() -> None:
     text = edit("question: How many main leak sites are there?", "question: " + "q" * 300, text)
     text = edit("      - No epidural spread", "      - " + "o" * 100, text)
     text = edit(
-        "explanation: Ventral, nerve root sleeve and dorsal.",
+        "explanation: 'Post 2: ventral, nerve root sleeve and dorsal.'",
         "explanation: |-\n      " + "e" * 60 + "\n      " + "e" * 60 + "\n      " + "e" * 78,
         text,
     )
@@ -451,16 +453,12 @@ def test_file_with_several_problems_reports_all_of_them_in_file_order() -> None:
 
     problems = problems_of(text)
 
+    # A type error does not hide the rule breaches around it.
     assert [(p.line, p.message.split(":")[0]) for p in problems] == [
         (line_of(text, "kind: video"), "source.kind"),
+        (line_of(text, "correct: [7]"), "quiz[0].correct[0]"),
+        (line_of(text, "after_post: 12"), "quiz[0].after_post"),
         (line_of(text, "doi:"), "references[0].doi"),
-    ]
-    # Type errors stop the model from being built, so rule checks come once they are fixed.
-    fixed = edit("kind: video", "kind: article", text)
-    fixed = edit("    doi: 10.3174/ajnr.A2642\n", "", fixed)
-    assert [(p.line, p.message.split(":")[0]) for p in problems_of(fixed)] == [
-        (line_of(fixed, "correct: [7]"), "quiz[0].correct[0]"),
-        (line_of(fixed, "after_post: 12"), "quiz[0].after_post"),
     ]
 
 
@@ -474,6 +472,27 @@ def test_every_rule_breach_in_a_file_is_reported_together() -> None:
 
     assert [p.line for p in problems] == sorted(p.line or 0 for p in problems)
     assert len(problems) == 4
+
+
+def test_a_missing_field_does_not_hide_the_other_problems() -> None:
+    text = edit("title: CSF leaks in brief\n", "")  # missing
+    text = edit("  published: 2022-08-26", "  published: someday", text)  # wrong type
+    text = edit("question: Which findings are wanted after a targeted patch?", "question: 42", text)
+    text = edit("correct: [1]", "correct: [7]", text)  # a rule, in a question that parses
+    text = edit("url: https://www.ajnr.org/content/32/10/1829", "url: www.ajnr.org", text)
+    text = edit("    explanation: Post 3", "    answer: yes\n    explanation: Post 3", text)
+
+    problems = problems_of(text)
+
+    assert [p.message.split(":")[0] for p in problems] == [
+        "title",
+        "source.published",
+        "quiz[0].correct[0]",
+        "quiz[1].question",
+        "quiz[1].answer",
+        "references[0].url",
+    ]
+    assert [p.line for p in problems] == sorted(p.line or 0 for p in problems)
 
 
 def test_unsupported_schema_is_the_only_problem_reported() -> None:
@@ -490,13 +509,40 @@ def test_unsupported_schema_is_the_only_problem_reported() -> None:
     ("text", "line", "message"),
     [
         ("schema: 1\nid: x\ntitle: 'unclosed\n", 4, "found unexpected end of stream"),
-        ("schema: 1\nid: x\n\ttitle: tabs\n", 3, "indent with spaces, not tabs"),
+        ("schema: 1\nid: x\n\ttitle: tabs\n", 3, "indented with a tab; YAML indentation must"),
+        ("schema: 1\nposts:\n  - text: a\n\t  media: []\n", 4, "indented with a tab"),
         ("schema: 1\ntitle: Ratio: 2 to 1\n", 2, "must be quoted or written as a `|` block"),
-        ("schema: 1\nposts:\n  - text: a\n text: b\n", 4, "this is not valid YAML"),
+        (
+            "schema: 1\nposts:\n  - text: a\n text: b\n",
+            4,
+            "indented by 1 space, but line 3 above it by 2 or 4; YAML reads the structure",
+        ),
+        (
+            "schema: 1\nposts:\n  - text: a\n   - text: b\n",
+            4,
+            "indented by 3 spaces, but line 3 above it by 2 or 4",
+        ),
+        (
+            "schema: 1\nquiz:\n  - id: q1\n     question: y\n",
+            4,
+            "indented by 5 spaces, more than line 3, which already has its value",
+        ),
+        ("schema: 1\nid: x\n title: y\n", 3, "indented by 1 space, more than line 2"),
         ("schema: 1\n---\nschema: 1\n", 2, "one thread or track per file"),
         ("schema: 1\nid: *nowhere\n", 2, "define the &anchor before using it"),
     ],
-    ids=["unclosed-quote", "tab-indent", "colon-in-value", "bad-indent", "two-documents", "alias"],
+    ids=[
+        "unclosed-quote",
+        "tab-indent",
+        "tab-in-list-item",
+        "colon-in-value",
+        "item-key-less-indented",
+        "list-item-more-indented",
+        "item-key-more-indented",
+        "key-more-indented",
+        "two-documents",
+        "alias",
+    ],
 )
 def test_malformed_yaml_reports_the_parser_line_readably(
     text: str, line: int, message: str
@@ -737,6 +783,41 @@ def code_thread(**changes: object) -> Thread:
     }
     fields.update(changes)
     return Thread.model_validate(fields)
+
+
+@pytest.mark.parametrize(
+    ("changes", "refusals"),
+    [
+        ({}, []),
+        ({"author": Author(name="Unknown author")}, ["the author is unknown"]),
+        ({"quiz": []}, ["the thread has no quiz questions"]),
+        (
+            {"author": Author(name="Unknown author"), "quiz": [], "title": "TODO: a title"},
+            ["the author is unknown", "the thread has no quiz questions", "TODO placeholders"],
+        ),
+    ],
+)
+def test_publishing_refuses_an_unknown_author_and_no_questions_unless_confirmed(
+    changes: dict[str, object], refusals: list[str]
+) -> None:
+    thread = code_thread(**changes)
+
+    found = publish_problems(thread)
+
+    assert validate_thread(thread) == []  # a draft may keep them
+    assert len(found) == len(refusals)
+    assert all(found[i].startswith(refusals[i]) for i in range(len(refusals))), found
+
+
+def test_publish_problems_name_each_placeholder_left() -> None:
+    thread = code_thread(
+        posts=[Post(text="One."), Post(text="TODO: the second post.")],
+        quiz=[QuizQuestion(id="q1", question="Which?", options=["TODO", "b"], correct=[0])],
+    )
+
+    assert publish_problems(thread) == [
+        "TODO placeholders are left in post 2, question q1: write the real text before publishing"
+    ]
 
 
 def test_validate_thread_accepts_a_good_thread() -> None:

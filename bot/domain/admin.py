@@ -293,7 +293,8 @@ def schedule_line(sub: Subscription, library: Library) -> str:
 # --- /import --------------------------------------------------------------------------------
 
 MAX_IMPORT_BYTES = 1024 * 1024
-TEXT_SUFFIXES = (".md", ".markdown", ".txt")
+# .csv: Readwise's CSV export; .js/.json: the X archive's tweets.js.
+TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".csv", ".js", ".json")
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
@@ -321,8 +322,8 @@ def check_import_file(filename: str, size: int | None) -> None:
     if suffix not in TEXT_SUFFIXES + YAML_SUFFIXES:
         shown = f"“{filename[:60]}”" if filename else "This file"
         raise InputError(
-            f"{shown} is not a file I can import. Send a .md or .txt export "
-            "(Thread Reader App, Readwise, Markdown) or a .yaml thread."
+            f"{shown} is not a file I can import. Send a .md, .txt or .csv export "
+            "(Thread Reader App, Readwise, X, Markdown), tweets.js or a .yaml thread."
         )
     if size is not None and size > MAX_IMPORT_BYTES:
         raise InputError(

@@ -806,6 +806,54 @@ class TelegramEmulator:
         )
         return record.id
 
+    def press_forged(
+        self,
+        user_id: int,
+        data: str,
+        message: StoredMessage | None = None,
+    ) -> str:
+        """A client sends callback ``data`` no button carries, under a bot ``message``, or
+        with no message at all (as for a message sent in inline mode); returns the query id.
+        """
+        user = self.world.ensure_user(user_id)
+        update: dict[str, Any] = {"id": "", "from": user.to_json(), "data": data}
+        if message is None:
+            record = CallbackQueryRecord(
+                id=str(4_000_000_000_000_000_000 + self.world.next_id()),
+                user_id=user.id,
+                chat_id=0,
+                message_id=0,
+                data=data,
+            )
+            self.world.callback_queries[record.id] = record
+            update["inline_message_id"] = f"inline-{record.id}"
+            update["chat_instance"] = str(user.id * 7919 % 10**15)
+        else:
+            record = self.api.new_callback_query(user.id, message, data)
+            update["message"] = message.data
+            update["chat_instance"] = str(abs(message.chat_id) * 7919 % 10**15)
+        update["id"] = record.id
+        self.world.enqueue("callback_query", update)
+        return record.id
+
+    def edit_message(self, user_id: int, message: dict[str, Any], text: str) -> dict[str, Any]:
+        """The user edits a message they sent (as ``send_message`` returned it); queues the
+        ``edited_message`` update and returns the message as edited."""
+        chat = self._chat(int(message["chat"]["id"]))
+        stored = chat.messages.get(int(message["message_id"]))
+        if stored is None or stored.from_bot or stored.data.get("from", {}).get("id") != user_id:
+            raise EmulatorError(f"user {user_id} sent no message {message['message_id']} here")
+        data = {key: value for key, value in stored.data.items() if key != "entities"}
+        data["text"] = text
+        entities = _command_entities(text)
+        if entities:
+            data["entities"] = entities
+        data["edit_date"] = self.world.timestamp()
+        stored.data = data  # not a BotEvent: those are what the bot does
+        stored.edit_count += 1
+        self.world.enqueue("edited_message", data)
+        return data
+
     def answer_poll(
         self, user_id: int, poll_id: str, option_ids: int | Iterable[int]
     ) -> dict[str, Any] | None:

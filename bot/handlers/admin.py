@@ -13,6 +13,9 @@ import datetime as dt
 import difflib
 import functools
 import logging
+import os
+import pickle
+import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -28,10 +31,11 @@ from telegram import (
     ReplyParameters,
     Update,
 )
-from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.constants import ChatAction, ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError, TimedOut
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
+from bot.callbacks import ButtonHandler, ImportChoice, encode, pressed
 from bot.charts_admin import stats_chart_png
 from bot.commands import publish_admin_menu
 from bot.context import Context, Services, services
@@ -55,7 +59,7 @@ from bot.domain.admin import (
 from bot.domain.drip import END_ITEM, Position, plan_installment
 from bot.domain.timeparse import InputError
 from bot.quizzes import send_quiz_poll
-from bot.render import header_text, thread_end_text
+from bot.render import header_text, split_html, thread_end_text
 from bot.sending import Outcome, SendResult, send_safely
 from content.models import MESSAGE_TEXT_LIMIT, Library, Thread
 from content.validate import ContentError
@@ -68,8 +72,8 @@ log = logging.getLogger(__name__)
 NOT_AVAILABLE = "That command is not available."
 FILES_NOT_AVAILABLE = "I can't do anything with files here. Send /help to see what I can do."
 PRIVATE_ONLY = "Admin commands work only in a private chat with me."
-MESSAGE_BUDGET = 3900  # under Telegram's 4096, leaving room for the markup around a chunk
 MAX_REPORT_PROBLEMS = 40
+IMPORT_SECONDS = 20.0  # how long reading one uploaded file may take
 
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
@@ -135,17 +139,10 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     ]
     for name, callback in commands:
         app.add_handler(CommandHandler(name, callback, filters=new))
-    names = "|".join(name for name, _ in commands)
-    edited = filters.UpdateType.EDITED_MESSAGE & filters.Regex(rf"^/({names})(@\w+)?(\s|$)")
-    app.add_handler(MessageHandler(edited, _ignore))  # not "unknown command" either
     app.add_handler(
         MessageHandler(new & filters.ChatType.PRIVATE & filters.Document.ALL, import_document)
     )
-    app.add_handler(CallbackQueryHandler(import_choice, pattern=r"^imp:"))
-
-
-async def _ignore(update: Update, context: Context) -> None:
-    """An edited admin command: doing it again could repeat a broadcast or a schedule."""
+    app.add_handler(ButtonHandler(import_choice, ImportChoice))
 
 
 # --- replies --------------------------------------------------------------------------------
@@ -159,33 +156,16 @@ async def _say(update: Update, html: str, markup: InlineKeyboardMarkup | None = 
     )
 
 
-def chunk_lines(lines: Sequence[str], budget: int = MESSAGE_BUDGET) -> list[str]:
-    """Join lines into as few messages as fit Telegram's limit (a longer line is cut)."""
-    chunks: list[str] = []
-    current: list[str] = []
-    size = 0
-    for line in lines:
-        line = line if len(line) <= budget else line[: budget - 1] + "…"
-        if current and size + len(line) + 1 > budget:
-            chunks.append("\n".join(current))
-            current, size = [], 0
-        current.append(line)
-        size += len(line) + 1
-    if current:
-        chunks.append("\n".join(current))
-    return chunks
-
-
 async def _say_lines(update: Update, lines: Sequence[str]) -> None:
     """Send HTML lines in as few messages as fit."""
-    for chunk in chunk_lines(lines):
-        await _say(update, chunk)
+    for part in split_html("\n".join(lines)):
+        await _say(update, part)
 
 
 async def _say_pre(update: Update, text: str) -> None:
     """Send a plain-text table as <pre> blocks, split on lines to fit."""
-    for chunk in chunk_lines(text.splitlines(), MESSAGE_BUDGET - 20):
-        await _say(update, f"<pre>{escape(chunk)}</pre>")
+    for part in split_html(f"<pre>{escape(text)}</pre>"):
+        await _say(update, part)
 
 
 # --- /admin ---------------------------------------------------------------------------------
@@ -504,9 +484,9 @@ async def unschedule_command(update: Update, context: Context) -> None:
 # --- /import --------------------------------------------------------------------------------
 
 IMPORT_HELP = (
-    "Send me the file to import: a .md or .txt export (Thread Reader App, Readwise, Markdown) "
-    "or a .yaml thread, up to 1 MB. I check it and show you what I found before anything "
-    "joins the library."
+    "Send me the file to import: a .md, .txt or .csv export (Thread Reader App, Readwise, "
+    "a thread copied from X, Markdown), the X archive's tweets.js or a .yaml thread, up to "
+    "1 MB. I check it and show you what I found before anything joins the library."
 )
 
 
@@ -532,9 +512,9 @@ async def import_document(update: Update, context: Context) -> None:
 
 async def _import_file(update: Update, context: Context, message: Message) -> None:
     svc = services(context)
-    user = update.effective_user
+    chat, user = update.effective_chat, update.effective_user
     document = message.document
-    assert user is not None and document is not None
+    assert chat is not None and user is not None and document is not None
     filename = document.file_name or "upload"
     try:
         check_import_file(filename, document.file_size)
@@ -550,27 +530,100 @@ async def _import_file(update: Update, context: Context, message: Message) -> No
     except (TimedOut, NetworkError):
         await _say(update, f"⚠️ Downloading {escape(filename)} timed out; send it again.")
         return
-    result = prepare_import(filename, data, svc.library())
-    if not result.ok:
-        await _say_lines(update, import_problem_lines(result))
+    try:
+        check_import_file(filename, len(data))  # Telegram does not always say the size
+    except InputError as exc:
+        await _say(update, f"⚠️ {escape(str(exc))} Nothing was imported.")
         return
-    items = [(d.thread.id, d.yaml_text) for d in result.drafts]
-    with session_scope(svc.engine) as session:
-        store.replace_pending_imports(session, user.id, items, svc.now())
-    token = import_token(items)
-    buttons = InlineKeyboardMarkup(
-        [
+    # Reading a big export takes seconds: in the background, so every chat is answered.
+    svc.spawn(_import_in_background(context.bot, svc, chat.id, user.id, filename, data))
+
+
+async def _import_in_background(
+    bot: Bot, svc: Services, chat_id: int, admin_id: int, filename: str, data: bytes
+) -> None:
+    """Read the file, keep its drafts waiting for Publish, and send the report."""
+
+    async def say(html: str, markup: InlineKeyboardMarkup | None = None) -> None:
+        await bot.send_message(chat_id, html, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+    try:
+        await bot.send_chat_action(chat_id, ChatAction.TYPING)
+        try:
+            result = await read_import(filename, data, svc.library())
+        except ReadTooSlow:
+            await say(
+                f"⚠️ Reading {escape(filename)} took longer than {IMPORT_SECONDS:g} seconds, so "
+                "I stopped. Nothing was imported. Split it into smaller files (one thread "
+                "each) and send them one at a time."
+            )
+            return
+        except ReadFailed as exc:
+            log.error("reading %s failed: %s", filename, exc)
+            await say(f"⚠️ I could not read {escape(filename)}; nothing was imported.")
+            return
+        if not result.ok:
+            for part in split_html("\n".join(import_problem_lines(result))):
+                await say(part)
+            return
+        items = [(d.thread.id, d.yaml_text) for d in result.drafts]
+        with session_scope(svc.engine) as session:
+            store.replace_pending_imports(session, admin_id, items, svc.now())
+        token = import_token(items)
+        buttons = InlineKeyboardMarkup(
             [
-                InlineKeyboardButton("✅ Publish", callback_data=f"imp:ok:{token}"),
-                InlineKeyboardButton("Cancel", callback_data=f"imp:no:{token}"),
+                [
+                    InlineKeyboardButton(
+                        "✅ Publish", callback_data=encode(ImportChoice(True, token))
+                    ),
+                    InlineKeyboardButton(
+                        "Cancel", callback_data=encode(ImportChoice(False, token))
+                    ),
+                ]
             ]
-        ]
+        )
+        parts = split_html("\n".join(import_summary_html(result)))
+        for part in parts[:-1]:
+            await say(part)
+        await say(parts[-1], buttons)
+    except TelegramError as exc:
+        log.warning("the report on %s did not reach %s: %s", filename, chat_id, exc)
+
+
+class ReadFailed(Exception):
+    """The child process reading an uploaded file ended without a result."""
+
+
+class ReadTooSlow(ReadFailed):
+    """Reading an uploaded file took longer than IMPORT_SECONDS; the reader was stopped."""
+
+
+async def read_import(filename: str, data: bytes, library: Library) -> ImportResult:
+    """`prepare_import` in a child process, stopped after IMPORT_SECONDS (ReadTooSlow): a
+    huge or hostile file can neither hold up the bot nor keep a core busy once given up."""
+    # The function travels by reference (module and name), so a stand-in works too.
+    payload = pickle.dumps((prepare_import, filename, data, library))
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.import_worker",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        # Whatever this process can import, the child can (the stand-in's module included).
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
-    lines = import_summary_html(result)
-    chunks = chunk_lines(lines)
-    for chunk in chunks[:-1]:
-        await _say(update, chunk)
-    await _say(update, chunks[-1], buttons)
+    try:
+        output, errors = await asyncio.wait_for(child.communicate(payload), IMPORT_SECONDS)
+    except TimeoutError:
+        child.kill()
+        await child.wait()
+        raise ReadTooSlow from None
+    if child.returncode != 0:
+        last = errors.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise ReadFailed(f"exit status {child.returncode}: {last[0]}")
+    result: ImportResult = pickle.loads(output)
+    return result
 
 
 def import_problem_lines(result: ImportResult) -> list[str]:
@@ -606,14 +659,14 @@ async def import_choice(update: Update, context: Context) -> None:
     svc = services(context)
     query = update.callback_query
     user = update.effective_user
-    assert query is not None and query.data is not None and user is not None
-    _, action, token = [*query.data.split(":", 2), "", ""][:3]
+    assert query is not None and user is not None
+    choice = pressed(update, ImportChoice)
     with session_scope(svc.engine) as session:
         rows = store.pending_imports(session, user.id)
         current = import_token((r.thread_id, r.yaml_text) for r in rows) if rows else None
-        if current != token:
+        if current != choice.token:
             rows = []
-        elif action != "ok":
+        elif not choice.publish:
             store.discard_pending_imports(session, user.id)
     await query.answer()
     await _drop_buttons(query.message)
@@ -624,7 +677,7 @@ async def import_choice(update: Update, context: Context) -> None:
             "newer file.",
         )
         return
-    if action != "ok":
+    if not choice.publish:
         await _say(update, "Cancelled: nothing was imported.")
         return
     await _say_lines(update, publish_pending(svc, user.id, rows))

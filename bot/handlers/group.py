@@ -37,13 +37,9 @@ from telegram import (
 )
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
-from telegram.ext import (
-    Application,
-    CallbackQueryHandler,
-    CommandHandler,
-    PollAnswerHandler,
-)
+from telegram.ext import Application, CommandHandler, PollAnswerHandler, filters
 
+from bot.callbacks import ButtonHandler, LobbyAction, LobbyButton, encode, pressed
 from bot.context import Context, Services, services
 from bot.domain.leaderboard import (
     LOBBY_EDIT_INTERVAL_SECONDS,
@@ -77,15 +73,16 @@ from storage.models import (
     PollKind,
     PollRecord,
 )
+from storage.text import clean_text
 
 log = logging.getLogger(__name__)
 
 App = Application[Any, Any, Any, Any, Any, Any]
 
 JOB_PREFIX = "groupquiz:"
-CALLBACK_PREFIX = "gq"
 GROUP_CHATS = (ChatType.GROUP, ChatType.SUPERGROUP)
 NAME_MAX = 64
+NAME_REMOVED = "(name removed)"  # a starter who asked to be forgotten
 RETRY_AFTER_ERROR = dt.timedelta(seconds=30)
 ADMIN_STATUSES = (ChatMember.OWNER, ChatMember.ADMINISTRATOR)
 SCORING_NOTE = (
@@ -99,10 +96,11 @@ IN_PRIVATE = (
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Group quiz commands, the lobby buttons, and the answers to group quiz polls."""
-    app.add_handler(CommandHandler("groupquiz", groupquiz_command))
-    app.add_handler(CommandHandler("stopquiz", stopquiz_command))
-    app.add_handler(CommandHandler("leaderboard", leaderboard_command))
-    app.add_handler(CallbackQueryHandler(on_lobby_button, pattern=rf"^{CALLBACK_PREFIX}:"))
+    new = filters.UpdateType.MESSAGE  # an edited /groupquiz or /stopquiz is not a new one
+    app.add_handler(CommandHandler("groupquiz", groupquiz_command, filters=new))
+    app.add_handler(CommandHandler("stopquiz", stopquiz_command, filters=new))
+    app.add_handler(CommandHandler("leaderboard", leaderboard_command, filters=new))
+    app.add_handler(ButtonHandler(on_lobby_button, LobbyButton))
     # Its own handler group: the private quiz handler (group 0) sees every poll answer too
     # and ignores group polls, as this one ignores every poll that is not a group quiz's.
     app.add_handler(PollAnswerHandler(on_poll_answer), group=1)
@@ -148,7 +146,13 @@ def job_name(session_id: int) -> str:
 
 
 def _display_name(user: User) -> str:
-    return (user.full_name or user.username or str(user.id))[:NAME_MAX]
+    name = clean_text(user.full_name, NAME_MAX) or clean_text(user.username or "", NAME_MAX)
+    return name or str(user.id)
+
+
+def _starter(group_session: GroupSession) -> str:
+    """The starter's name as shown (HTML); it is empty once they asked to be forgotten."""
+    return escape(group_session.starter_name) or NAME_REMOVED
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -228,7 +232,7 @@ async def groupquiz_command(update: Update, context: Context) -> None:
             lobby = await message.reply_text(
                 lobby_text(group_session, players, now, picked=picked),
                 parse_mode=ParseMode.HTML,
-                reply_markup=lobby_keyboard(session_id),
+                reply_markup=lobby_keyboard(),
             )
         except TelegramError:
             # No lobby, no way to join: free the group rather than block it until a restart.
@@ -247,7 +251,7 @@ async def _reply_already_running(message: Message, existing: GroupSession) -> No
     reply_to = existing.lobby_message_id
     await message.reply_text(
         f"A quiz {state} here already (<b>{escape(existing.title)}</b>, started by "
-        f"{escape(existing.starter_name)}). One at a time: /stopquiz ends it.",
+        f"{_starter(existing)}). One at a time: /stopquiz ends it.",
         parse_mode=ParseMode.HTML,
         reply_parameters=(
             ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
@@ -289,8 +293,7 @@ async def stopquiz_command(update: Update, context: Context) -> None:
     )
     if not allowed:
         await message.reply_text(
-            f"Only {escape(group_session.starter_name)} (who started it) or a group admin "
-            "can stop this quiz.",
+            f"Only {_starter(group_session)} (who started it) or a group admin can stop this quiz.",
             parse_mode=ParseMode.HTML,
         )
         return
@@ -329,22 +332,16 @@ async def is_group_admin(bot: Bot, chat_id: int, user_id: int) -> bool:
 # --- lobby -----------------------------------------------------------------------------------
 
 
-def lobby_keyboard(session_id: int) -> InlineKeyboardMarkup:
+def lobby_keyboard() -> InlineKeyboardMarkup:
+    """Join, Leave, Start: the lobby message they sit under says which session they act on."""
+
+    def button(label: str, action: LobbyAction) -> InlineKeyboardButton:
+        return InlineKeyboardButton(label, callback_data=encode(LobbyButton(action)))
+
     return InlineKeyboardMarkup(
         [
-            [
-                InlineKeyboardButton(
-                    "✋ Join", callback_data=f"{CALLBACK_PREFIX}:join:{session_id}"
-                ),
-                InlineKeyboardButton(
-                    "Leave", callback_data=f"{CALLBACK_PREFIX}:leave:{session_id}"
-                ),
-            ],
-            [
-                InlineKeyboardButton(
-                    "▶️ Start", callback_data=f"{CALLBACK_PREFIX}:start:{session_id}"
-                )
-            ],
+            [button("✋ Join", LobbyAction.JOIN), button("Leave", LobbyAction.LEAVE)],
+            [button("▶️ Start", LobbyAction.START)],
         ]
     )
 
@@ -361,7 +358,7 @@ def lobby_text(
     group_session: GroupSession, names: list[str], now: dt.datetime, *, picked: bool = False
 ) -> str:
     """The lobby message: what is played, who joined, and when it starts."""
-    starter = escape(group_session.starter_name)
+    starter = _starter(group_session)
     remaining = (
         (group_session.lobby_deadline - now).total_seconds()
         if group_session.lobby_deadline
@@ -394,45 +391,49 @@ def _started_text(group_session: GroupSession, names: list[str]) -> str:
 
 
 async def on_lobby_button(update: Update, context: Context) -> None:
-    """Join, Leave and Start under the lobby message."""
-    query, user = update.callback_query, update.effective_user
-    if query is None or user is None or query.data is None:
+    """Join, Leave and Start under the lobby message.
+
+    The session is the group's active one, and only under its own lobby message: a button
+    carries no session id, so a press in another chat or under an old lobby reaches nothing.
+    """
+    query, user, chat = update.callback_query, update.effective_user, update.effective_chat
+    if query is None or user is None or chat is None or query.message is None:
         return
-    try:
-        _prefix, action, raw_id = query.data.split(":", 2)
-        session_id = int(raw_id)
-    except ValueError:
-        await query.answer()
-        return
+    action = pressed(update, LobbyButton).action
     app = context.application
     svc = services(context)
     now = svc.now()
     with session_scope(svc.engine) as session:
-        group_session = session.get(GroupSession, session_id)
-        count = q.player_count(session, session_id)
-    if group_session is None or group_session.status != GroupSessionStatus.lobby:
-        running = group_session is not None and group_session.status == GroupSessionStatus.running
-        await query.answer(
-            "The quiz is on: answer the next question to join in."
-            if running
-            else "This quiz is over. Send /groupquiz to start another."
-        )
+        group_session = q.active_session(session, chat.id)
+    lobby_id = group_session.lobby_message_id if group_session is not None else None
+    # Until the lobby's message id is stored (just after it is sent) the group's only
+    # lobby buttons are on that message.
+    if (
+        group_session is None
+        or group_session.id is None
+        or lobby_id not in (None, query.message.message_id)
+    ):
+        await query.answer("This quiz is over. Send /groupquiz to start another.")
         return
+    if group_session.status != GroupSessionStatus.lobby:
+        await query.answer("The quiz is on: answer the next question to join in.")
+        return
+    session_id = group_session.id
 
-    if action == "join":
+    if action == LobbyAction.JOIN:
         with session_scope(svc.engine) as session:
             added = q.add_player(session, session_id, user.id, _display_name(user), now)
             count = q.player_count(session, session_id)
         await query.answer(f"You're in! {count} players so far." if added else "You're in already.")
         if added:
             _lobby_changed(app, session_id)
-    elif action == "leave":
+    elif action == LobbyAction.LEAVE:
         with session_scope(svc.engine) as session:
             removed = q.remove_player(session, session_id, user.id)
         await query.answer("You left the quiz." if removed else "You had not joined.")
         if removed:
             _lobby_changed(app, session_id)
-    elif action == "start":
+    else:
         if user.id != group_session.started_by and not await is_group_admin(
             context.bot, group_session.chat_id, user.id
         ):
@@ -441,8 +442,9 @@ async def on_lobby_button(update: Update, context: Context) -> None:
                 if group_session.lobby_deadline
                 else 0.0
             )
+            starter = group_session.starter_name or NAME_REMOVED
             await query.answer(
-                f"Only {group_session.starter_name} or a group admin can start early; "
+                f"Only {starter} or a group admin can start early; "
                 f"it starts by itself {countdown_text(remaining)}."
             )
             return
@@ -460,8 +462,6 @@ async def on_lobby_button(update: Update, context: Context) -> None:
             )
         else:
             await query.answer("It has started already.")
-    else:
-        await query.answer()
 
 
 async def _begin(app: App, session_id: int) -> None:
@@ -716,7 +716,7 @@ async def _advance(app: App, session_id: int) -> dt.datetime | None:
                     app,
                     gs,
                     lobby_text(gs, names, now, picked=session_id in runtime.picked),
-                    lobby_keyboard(session_id),
+                    lobby_keyboard(),
                 )
             return deadline
 

@@ -25,13 +25,13 @@ from telegram.constants import ChatType, ParseMode
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
-    CallbackQueryHandler,
     CommandHandler,
     PollAnswerHandler,
     TypeHandler,
     filters,
 )
 
+from bot.callbacks import ButtonHandler, RetakeThread, decode, encode, pressed
 from bot.charts import progress_chart_png
 from bot.context import Context, Services, services
 from bot.domain.reminders import reminder_at
@@ -50,6 +50,7 @@ from bot.quizzes import (
     retake_score,
     send_quiz_poll,
 )
+from bot.render import split_html
 from bot.sending import Outcome, send_safely
 from content.models import QuizQuestion, Thread
 from storage import quiz as q
@@ -59,7 +60,7 @@ from storage.subscriptions import trainee_subscription
 
 log = logging.getLogger(__name__)
 
-PRIVATE = filters.ChatType.PRIVATE
+PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE  # new messages, not edits
 ACTIVITY_GROUP = -1
 POLL_ANSWER_GROUP = 0  # the group quiz module's handler is in group 1
 REMINDER_JOB = "quiz-reminders"
@@ -76,7 +77,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("quiz", quiz_command, filters=PRIVATE))
     app.add_handler(CommandHandler("review", review_command, filters=PRIVATE))
     app.add_handler(CommandHandler("progress", progress_command, filters=PRIVATE))
-    app.add_handler(CallbackQueryHandler(on_thread_choice, pattern=r"^quiz:"))
+    app.add_handler(ButtonHandler(on_thread_choice, RetakeThread))
     if app.job_queue is not None:
         app.job_queue.run_repeating(
             quiz_reminder_job,
@@ -101,6 +102,8 @@ async def note_activity(update: Update, context: Context) -> None:
         return
     if update.message is None and update.callback_query is None:
         return
+    if update.callback_query is not None and decode(update.callback_query.data) is None:
+        return  # not a press of one of our buttons
     svc = services(context)
     with session_scope(svc.engine) as session:
         q.note_activity(session.connection(), chat.id, svc.now())
@@ -203,7 +206,11 @@ async def quiz_command(update: Update, context: Context) -> None:
         await _start_retake(context, chat.id, user.id, done[0])
     else:
         rows = [
-            [InlineKeyboardButton(f"{t.title} ({len(t.quiz)})", callback_data=f"quiz:{t.id}")]
+            [
+                InlineKeyboardButton(
+                    f"{t.title} ({len(t.quiz)})", callback_data=encode(RetakeThread(t.id))
+                )
+            ]
             for t in done
         ]
         await _reply(
@@ -233,13 +240,15 @@ def _finished_list(done: list[Thread]) -> str:
 async def on_thread_choice(update: Update, context: Context) -> None:
     """The button of a finished thread: start its retake."""
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
+    thread_id = pressed(update, RetakeThread).thread_id
     await query.answer()
     chat, user = update.effective_chat, update.effective_user
     assert chat is not None and user is not None
+    if chat.type != ChatType.PRIVATE:
+        return  # retakes live in the trainee's private chat
     svc = services(context)
     library = svc.library()
-    thread_id = query.data.removeprefix("quiz:")
     with session_scope(svc.engine) as session:
         sub = trainee_subscription(session, chat.id)
         done = completed_threads(session, library, sub) if sub is not None else []
@@ -353,7 +362,8 @@ async def progress_command(update: Update, context: Context) -> None:
     with session_scope(svc.engine) as session:
         sub = trainee_subscription(session, chat.id)
         report = build_progress(session, library, sub, user.id, now)
-    await _reply(chat.id, context, progress_html(report))
+    for part in split_html(progress_html(report)):
+        await _reply(chat.id, context, part)
     if not any(d.answered or d.installment for d in report.activity):
         return
     weeks = len(report.activity) // 7

@@ -2,27 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
+from bot.callbacks import (
+    Button,
+    ButtonHandler,
+    ChangeSetting,
+    ConfirmForget,
+    InvalidButtonHandler,
+    OnboardingAnswer,
+    encode,
+    pressed,
+)
 from bot.commands import ADMIN_COMMANDS, GROUP_COMMANDS, TRAINEE_COMMANDS, help_lines
 from bot.context import Context, Services, services
-from bot.dispatch import dispatch_due
+from bot.dispatch import deliver_now
 from bot.domain.drip import plan_thread_ids, resume_position
 from bot.domain.schedule import next_delivery_at
 from bot.domain.timeparse import InputError, parse_clock_time, parse_timezone, zone, zone_label
 from bot.handlers.admin import is_admin
-from bot.render import credit_line
+from bot.render import credit_line, split_html
 from content.models import Library
 from storage.db import session_scope
 from storage.models import PlanKind, Subscription, SubscriptionKind, SubscriptionStatus
 from storage.subscriptions import delivered_posts, forget_user, trainee_subscription
+from storage.text import NAME_LIMIT, clean_text
 
 PRIVATE = filters.ChatType.PRIVATE
+# Only new messages: an edited `/pause` or an edited answer is not said again.
+NEW = filters.UpdateType.MESSAGE
 ONBOARDING_ORDER = ["track", "time", "timezone", "pace"]
 TIME_PRESETS = ["06:30", "07:30", "08:00", "12:30", "18:00", "21:00"]
 ZONE_PRESETS = [
@@ -44,28 +58,34 @@ MAX_INPUT = 200  # longer typed answers cannot be a time or a zone
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Trainee commands work in private chats; /help works everywhere."""
-    app.add_handler(CommandHandler("start", start, filters=PRIVATE))
-    app.add_handler(CommandHandler("start", start_in_group, filters=filters.ChatType.GROUPS))
-    app.add_handler(CommandHandler("help", help_command))
-    app.add_handler(CommandHandler("settings", settings_command, filters=PRIVATE))
-    app.add_handler(CommandHandler("next", next_command, filters=PRIVATE))
-    app.add_handler(CommandHandler("pause", pause, filters=PRIVATE))
-    app.add_handler(CommandHandler("resume", resume, filters=PRIVATE))
-    app.add_handler(CommandHandler("stop", stop, filters=PRIVATE))
-    app.add_handler(CommandHandler("about", about))
-    app.add_handler(CommandHandler("forget", forget, filters=PRIVATE))
-    app.add_handler(CallbackQueryHandler(on_choice, pattern=r"^(ob|set|forget):"))
+    private = PRIVATE & NEW
+    app.add_handler(CommandHandler("start", start, filters=private))
+    app.add_handler(CommandHandler("start", start_in_group, filters=filters.ChatType.GROUPS & NEW))
+    app.add_handler(CommandHandler("help", help_command, filters=NEW))
+    app.add_handler(CommandHandler("settings", settings_command, filters=private))
+    app.add_handler(CommandHandler("next", next_command, filters=private))
+    app.add_handler(CommandHandler("pause", pause, filters=private))
+    app.add_handler(CommandHandler("resume", resume, filters=private))
+    app.add_handler(CommandHandler("stop", stop, filters=private))
+    app.add_handler(CommandHandler("about", about, filters=NEW))
+    app.add_handler(CommandHandler("forget", forget, filters=private))
+    app.add_handler(ButtonHandler(on_onboarding_answer, OnboardingAnswer))
+    app.add_handler(ButtonHandler(on_setting, ChangeSetting))
+    app.add_handler(ButtonHandler(on_forget_answer, ConfirmForget))
+    # Any press no module took (forged, stale or inline) is answered and ignored. It only
+    # matches presses no button handler accepts, so its place among them does not matter.
+    app.add_handler(InvalidButtonHandler())
     # Free text last: it answers the question the trainee is being asked, if any.
-    app.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, on_text))
-    app.add_handler(MessageHandler(PRIVATE & filters.COMMAND, unknown_command))
+    app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, on_text))
+    app.add_handler(MessageHandler(private & filters.COMMAND, unknown_command))
 
 
 # --- questions ------------------------------------------------------------------------------
 
 
-def _keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
+def _keyboard(rows: Sequence[Sequence[tuple[str, Button]]]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(t, callback_data=d) for t, d in row] for row in rows]
+        [[InlineKeyboardButton(t, callback_data=encode(b)) for t, b in row] for row in rows]
     )
 
 
@@ -73,7 +93,7 @@ def _question(
     field: str, library: Library, sub: Subscription
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     if field == "track":
-        rows = [[(t.title, f"ob:track:{t.id}")] for t in library.tracks.values()]
+        rows = [[(t.title, OnboardingAnswer("track", t.id))] for t in library.tracks.values()]
         listing = "\n".join(
             f"• <b>{escape(t.title)}</b> – {escape(t.description)}"
             if t.description
@@ -83,8 +103,8 @@ def _question(
         return f"<b>Which track would you like to follow?</b>\n{listing}", _keyboard(rows)
     if field == "time":
         rows = [
-            [(t, f"ob:time:{t}") for t in TIME_PRESETS[:3]],
-            [(t, f"ob:time:{t}") for t in TIME_PRESETS[3:]],
+            [(t, OnboardingAnswer("time", t)) for t in TIME_PRESETS[:3]],
+            [(t, OnboardingAnswer("time", t)) for t in TIME_PRESETS[3:]],
         ]
         return (
             "<b>When should each installment arrive?</b>\n"
@@ -94,7 +114,7 @@ def _question(
         )
     if field == "timezone":
         rows = [
-            [(z, f"ob:timezone:{z}") for z in ZONE_PRESETS[i : i + 2]]
+            [(z, OnboardingAnswer("timezone", z)) for z in ZONE_PRESETS[i : i + 2]]
             for i in range(0, len(ZONE_PRESETS), 2)
         ]
         return (
@@ -103,14 +123,19 @@ def _question(
             _keyboard(rows),
         )
     if field == "pace":
-        rows = [[(label, f"ob:pace:{n}")] for n, label in PACE_PRESETS]
+        rows = [[(label, OnboardingAnswer("pace", str(n)))] for n, label in PACE_PRESETS]
         return (
             "<b>How much per installment?</b>\nA tweetorial post takes about a minute to read.",
             _keyboard(rows),
         )
     if field == "reminders":
         state = "on" if sub.reminders else "off"
-        rows = [[("Remind me", "ob:reminders:on"), ("No reminders", "ob:reminders:off")]]
+        rows = [
+            [
+                ("Remind me", OnboardingAnswer("reminders", "on")),
+                ("No reminders", OnboardingAnswer("reminders", "off")),
+            ]
+        ]
         return (
             f"Quiz reminders are <b>{state}</b>. If you leave a quiz unanswered, "
             "I remind you about it once, a few hours later.",
@@ -284,7 +309,7 @@ async def start(update: Update, context: Context) -> None:
                 kind=SubscriptionKind.trainee,
                 chat_id=chat.id,
                 user_id=user.id,
-                name=user.first_name[:100],
+                name=clean_text(user.first_name, NAME_LIMIT),
                 timezone=svc.settings.default_timezone,
                 delivery_time=svc.settings.default_delivery_time,
                 pace=svc.settings.default_pace,
@@ -311,13 +336,12 @@ async def start(update: Update, context: Context) -> None:
         sub.onboarding_step = None if returning else step
         session.add(sub)
         snapshot = sub.model_copy()
+    name = escape(clean_text(user.first_name, NAME_LIMIT))
     if returning:
-        await _reply(
-            update, f"👋 Welcome back, {escape(user.first_name)}!\n\n" + _summary(svc, snapshot)
-        )
+        await _reply(update, f"👋 Welcome back, {name}!\n\n" + _summary(svc, snapshot))
         return
     intro = (
-        f"👋 Hi {escape(user.first_name)}, welcome to <b>tweetdrip</b>!\n\n"
+        f"👋 Hi {name}, welcome to <b>tweetdrip</b>!\n\n"
         "Every day I send you a short installment of a tweetorial: an expert's numbered thread "
         "teaching one topic, post by post. Quiz questions follow, and what you miss comes back "
         "later for review.\n\nThree quick questions and you're set."
@@ -356,7 +380,8 @@ async def help_command(update: Update, context: Context) -> None:
     else:
         text = "<b>tweetdrip</b> in a group: live quizzes with a leaderboard.\n\n"
         text += "\n".join(escape(line) for line in help_lines(GROUP_COMMANDS))
-    await _reply(update, text)
+    for part in split_html(text):
+        await _reply(update, part)
 
 
 async def settings_command(update: Update, context: Context) -> None:
@@ -366,30 +391,45 @@ async def settings_command(update: Update, context: Context) -> None:
         await _reply(update, "You are not subscribed yet. Send /start to begin.")
         return
     rows = [
-        [("Track", "set:track"), ("Delivery time", "set:time")],
-        [("Time zone", "set:timezone"), ("Pace", "set:pace")],
-        [("Quiz reminders", "set:reminders")],
+        [("Track", ChangeSetting("track")), ("Delivery time", ChangeSetting("time"))],
+        [("Time zone", ChangeSetting("timezone")), ("Pace", ChangeSetting("pace"))],
+        [("Quiz reminders", ChangeSetting("reminders"))],
     ]
     await _reply(update, _summary(svc, sub) + "\n\nWhat would you like to change?", _keyboard(rows))
 
 
-async def on_choice(update: Update, context: Context) -> None:
-    """Buttons: `ob:<field>:<value>` answers, `set:<field>` asks, `forget:` confirms."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    await query.answer()
-    kind, _, rest = query.data.partition(":")
-    if kind == "ob":
-        field, _, value = rest.partition(":")
-        await _answer(update, context, field, value)
-    elif kind == "set":
-        sub = _load(update, context)
-        if sub is None:
-            await _reply(update, "You are not subscribed yet. Send /start to begin.")
-            return
-        await _ask(update, context, sub, rest)
-    elif kind == "forget":
-        await _forget_confirmed(update, context, rest == "yes")
+async def on_onboarding_answer(update: Update, context: Context) -> None:
+    """A preset answer's button."""
+    button = pressed(update, OnboardingAnswer)
+    if await _answered(update):
+        await _answer(update, context, button.field, button.value)
+
+
+async def on_setting(update: Update, context: Context) -> None:
+    """A /settings button: ask that question again."""
+    button = pressed(update, ChangeSetting)
+    if not await _answered(update):
+        return
+    sub = _load(update, context)
+    if sub is None:
+        await _reply(update, "You are not subscribed yet. Send /start to begin.")
+        return
+    await _ask(update, context, sub, button.field)
+
+
+async def on_forget_answer(update: Update, context: Context) -> None:
+    """The confirmation buttons of /forget."""
+    button = pressed(update, ConfirmForget)
+    if await _answered(update):
+        await _forget_confirmed(update, context, button.confirmed)
+
+
+async def _answered(update: Update) -> bool:
+    """Answer the press; True if it came from a private chat, where these buttons live."""
+    assert update.callback_query is not None
+    await update.callback_query.answer()
+    chat = update.effective_chat
+    return chat is not None and chat.type == ChatType.PRIVATE
 
 
 async def on_text(update: Update, context: Context) -> None:
@@ -413,10 +453,11 @@ async def unknown_command(update: Update, context: Context) -> None:
 
 
 async def next_command(update: Update, context: Context) -> None:
-    """Make the next installment due now and wake the dispatcher."""
+    """Make the next installment due now and deliver it: this trainee's, no one else's."""
     svc = services(context)
     chat = update.effective_chat
     assert chat is not None
+    due: int | None = None  # the subscription made due now
     with session_scope(svc.engine) as session:
         sub = trainee_subscription(session, chat.id)
         if sub is None or sub.status == SubscriptionStatus.onboarding:
@@ -430,12 +471,13 @@ async def next_command(update: Update, context: Context) -> None:
                 sub.status = SubscriptionStatus.active
             sub.next_due_at = svc.now()
             session.add(sub)
-            reply = None
-    if reply:
+            due = sub.id
+    if due is None:
         await _reply(update, reply)
         return
-    # Deliver in the background so other trainees' updates are not held up meanwhile.
-    services(context).spawn(dispatch_due(context.application))
+    # Deliver in the background so other trainees' updates are not held up meanwhile. If a
+    # dispatcher claims it first (it is due now), that one delivers it.
+    services(context).spawn(deliver_now(context.application, due))
 
 
 async def pause(update: Update, context: Context) -> None:
@@ -499,18 +541,23 @@ async def about(update: Update, context: Context) -> None:
     for thread in library.threads.values():
         partial = " (opening posts only)" if thread.status == "partial" else ""
         lines.append(f"• <b>{escape(thread.title)}</b>{partial} – {credit_line(thread)}")
-    text = "\n".join(lines)
-    await _reply(update, text[:4000])
+    for part in split_html("\n".join(lines)):
+        await _reply(update, part)
+
+
+FORGET_WARNING = (
+    "This deletes everything stored about you: your subscription, progress, quiz answers, "
+    "review schedule and group quiz scores, and an admin grant if you have one. Group quizzes "
+    "you started or stopped stay in their group's history without your name. "
+    "It cannot be undone. Are you sure?"
+)
 
 
 async def forget(update: Update, context: Context) -> None:
-    rows = [[("Yes, delete everything", "forget:yes"), ("No, keep it", "forget:no")]]
-    await _reply(
-        update,
-        "This deletes your subscription, progress, quiz answers and review schedule. "
-        "It cannot be undone. Are you sure?",
-        _keyboard(rows),
-    )
+    rows = [
+        [("Yes, delete everything", ConfirmForget(True)), ("No, keep it", ConfirmForget(False))]
+    ]
+    await _reply(update, FORGET_WARNING, _keyboard(rows))
 
 
 async def _forget_confirmed(update: Update, context: Context, confirmed: bool) -> None:

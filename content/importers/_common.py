@@ -1,4 +1,5 @@
-"""Shared pieces of the importers: the report, text clean-up, fitting posts, titles and ids."""
+"""Shared pieces of the importers: the report, text clean-up, numbering markers (at the start
+or the end of a post), end words, media words, quotes, fitting posts, titles and ids."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from dataclasses import dataclass, field
 import yaml
 from pydantic import ValidationError
 
+from content.importers._links import normalize_links, normalize_url, tweet_date
 from content.models import (
+    ID_MAX,
     POST_CAPTION_MAX,
     POST_TEXT_MAX,
     Author,
@@ -22,9 +25,10 @@ from content.models import (
     SourceKind,
     Thread,
     ThreadStatus,
+    tg_len,
 )
 
-SLUG_MAX = 60
+SLUG_MAX = ID_MAX  # ids travel in Telegram's buttons
 TITLE_MAX = 90
 UNKNOWN_AUTHOR = "Unknown author"
 IMAGE_ONLY_TEXT = "(image)"
@@ -37,6 +41,10 @@ class ImportFormat(enum.StrEnum):
     auto = "auto"
     threadreader = "threadreader"
     readwise = "readwise"
+    readwise_csv = "readwise-csv"
+    thread_text = "thread-text"
+    x_archive = "x-archive"
+    x_page = "x-page"
     markdown = "markdown"
 
 
@@ -113,13 +121,6 @@ def tidy(text: str) -> str:
     return joined.strip()
 
 
-def tg_len(text: str) -> int:
-    """Length as Telegram counts it (UTF-16 code units), never less than len(text)."""
-    if text.isascii():
-        return len(text)
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
 _HASHTAG_RUN = re.compile(r"(?<![^\s(\[])#\w+(?:#\w+)+(?=$|[\s.,;:!?)\]])")
 
 
@@ -128,14 +129,30 @@ def split_glued_hashtags(text: str) -> str:
     return _HASHTAG_RUN.sub(lambda m: m.group(0).replace("#", " #").lstrip(), text)
 
 
-# Numbering markers at the start of a post: "1/", "1/ ", "(1/21)", "1/N", "10/N END", "1)".
+# Numbering markers at the start of a post: "1/", "1/ ", "(1/21)", "[1/21]", "1/N",
+# "10/N END", "🧵1/", and the weaker "1)" and "1." (list items look the same).
 _MARKER_RE = re.compile(
-    r"""^[ \t]*(?:
-        \(\s*(?P<pn>\d{1,3})\s*/\s*(?P<pt>\d{1,3}|[nN])\s*\)
+    r"""^[ \t]*(?:🧵[ \t]*)?(?:
+        [(\[]\s*(?P<pn>\d{1,3})\s*/\s*(?P<pt>\d{1,3}|[nN])\s*[)\]]
       | (?P<n>\d{1,3})[ \t]*/(?!\d{1,4}/)(?:(?P<t>\d{1,3}|[nN])(?![\w/]))?
       | (?P<rn>\d{1,3})\)
+      | (?P<dn>\d{1,3})\.(?=[ \t]|$)
     )(?P<end>[ \t]*(?-i:END|FIN)(?![\w]))?[ \t]*""",
     re.VERBOSE | re.IGNORECASE,
+)
+# The same numbering at the end of a post: "... 2/4", "... (3/12)", "10/N END", "... 5/ 🧵".
+_TRAILING_MARKER_RE = re.compile(
+    r"""(?:^|(?<=\s))(?:
+        [(\[]\s*(?P<pn>\d{1,3})\s*/\s*(?P<pt>\d{1,3}|[nN])\s*[)\]]
+      | (?P<n>\d{1,3})[ \t]*/[ \t]*(?P<t>\d{1,3}|[nN])?
+    )(?P<end>[ \t]*(?:(?-i:END|FIN)|/end|/fin)\.?)?[ \t]*(?:(?:🧵|👇|⬇️|⬇|↓)[ \t]*)*$""",
+    re.VERBOSE | re.IGNORECASE,
+)
+# "... the end. END", "/end", "(end)", "fin" closing the last post.
+_END_WORDS_RE = re.compile(
+    r"(?:(?<=\W)|^)[ \t]*(?:(?-i:END|FIN)|/end|/fin|[(\[](?:end|fin)[)\]])\.?$"
+    r"|(?:(?<=[.!?…\n])|^)[ \t]*fin\.?$",
+    re.IGNORECASE,
 )
 
 
@@ -144,32 +161,93 @@ class Marker:
     number: int
     total: int | None
     final: bool
-    style: str  # "/" or ")"
-    rest: str
+    style: str  # "/" (strong), ")" or "." (weak: list items look the same)
+    rest: str  # the text after a leading marker, or before a trailing one
+
+
+def _marker_from(m: re.Match[str], rest: str) -> Marker | None:
+    groups = m.groupdict()
+    if groups.get("rn"):
+        number, total_s, style = int(groups["rn"]), None, ")"
+    elif groups.get("dn"):
+        number, total_s, style = int(groups["dn"]), None, "."
+    elif groups.get("pn"):
+        number, total_s, style = int(groups["pn"]), groups["pt"], "/"
+    else:
+        number, total_s, style = int(groups["n"]), groups["t"], "/"
+    total = int(total_s) if total_s and total_s.isdigit() else None
+    if number < 1 or (total is not None and (total < number or total == 0)):
+        return None
+    final = bool(groups.get("end")) or (total is not None and total == number and number > 1)
+    return Marker(number, total, final, style, rest)
 
 
 def parse_marker(line: str) -> Marker | None:
     """Read a numbering marker at the start of `line`, or return None."""
     m = _MARKER_RE.match(line)
+    return _marker_from(m, line[m.end() :]) if m else None
+
+
+def parse_trailing_marker(text: str) -> Marker | None:
+    """Read a numbering marker ("2/4", "(2/4)", "10/N END") at the end of `text`."""
+    m = _TRAILING_MARKER_RE.search(text[-80:]) if text else None
     if not m:
         return None
-    if m.group("rn"):
-        number, total_s, style = int(m.group("rn")), None, ")"
-    elif m.group("pn"):
-        number, total_s, style = int(m.group("pn")), m.group("pt"), "/"
+    start = len(text) - len(text[-80:]) + m.start()
+    return _marker_from(m, text[:start].rstrip())
+
+
+def is_marker_only(line: str) -> bool:
+    """True for a line holding nothing but a numbering marker ("2/N", "(3/12)", "10/N END")."""
+    marker = parse_marker(line)
+    return marker is not None and marker.style == "/" and not marker.rest.strip()
+
+
+def strip_end_words(text: str) -> tuple[str, bool]:
+    """Remove an end-of-thread word ("END", "fin", "/end") closing the text."""
+    m = _END_WORDS_RE.search(text)
+    if not m:
+        return text, False
+    return text[: m.start()].rstrip(), True
+
+
+_MEDIA_WORDS_RE = re.compile(r"(?:^|(?<=\s))(?:Image|Video|GIF)[ \t]*$")
+_MEDIA_LINE_RE = re.compile(r"^[ \t]*(?:(?:Image|Video|GIF)[ \t]*)+$", re.MULTILINE)
+
+
+def strip_media_words(text: str) -> tuple[str, int]:
+    """Remove the "Image" / "Video" / "GIF" words a page appends after a post's last word
+    (one per medium) and lines holding nothing else; return the text and how many."""
+    count = sum(len(m.group(0).split()) for m in _MEDIA_LINE_RE.finditer(text))
+    text = _MEDIA_LINE_RE.sub("", text).rstrip()
+    while m := _MEDIA_WORDS_RE.search(text):
+        text = text[: m.start()].rstrip()
+        count += 1
+    return text, count
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A post quoted inside another post, kept apart from the author's own words."""
+
+    text: str
+    name: str | None = None
+    handle: str | None = None
+    date: str | None = None
+
+
+def with_quote(text: str, quote: Quote | None) -> str:
+    """The author's text followed by the quoted post, marked as a quote."""
+    if quote is None or not quote.text.strip():
+        return text
+    handle = f"@{quote.handle.lstrip('@')}" if quote.handle else None
+    if quote.name and handle:
+        who = f"{quote.name} ({handle})"
     else:
-        number, total_s, style = int(m.group("n")), m.group("t"), "/"
-    total = int(total_s) if total_s and total_s.isdigit() else None
-    if number < 1 or (total is not None and (total < number or total == 0)):
-        return None
-    final = bool(m.group("end")) or (total is not None and total == number and number > 1)
-    return Marker(number, total, final, style, line[m.end() :])
-
-
-def strip_marker(text: str) -> str:
-    """Remove a leading numbering marker, if any."""
-    marker = parse_marker(text)
-    return marker.rest if marker else text
+        who = quote.name or handle or "another post"
+    when = f", {quote.date}" if quote.date else ""
+    block = f"Quoting {who}{when}:\n“{quote.text.strip()}”"
+    return f"{text}\n\n{block}" if text.strip() else block
 
 
 # --------------------------------------------------------------------------- fitting posts
@@ -249,30 +327,43 @@ def split_to_fit(text: str, limit: int, level: int = 0) -> list[str]:
     return [c for c in chunks if c]
 
 
-def fit_post(text: str, media: Sequence[str] = (), url: str | None = None) -> list[Post]:
+def fit_post(
+    text: str, media: Sequence[str] = (), url: str | None = None, has_media: bool | None = None
+) -> list[Post]:
     """Make one post, or several when the text is over Telegram's limits.
 
-    A post with media is sent as a caption, so its text must fit POST_CAPTION_MAX; the
-    rest of a long text follows in posts of its own."""
-    text = tidy(text)
+    Status links are written in one form. A post with media is sent as a caption, so its
+    text must fit POST_CAPTION_MAX; the rest of a long text follows in posts of its own.
+    `has_media` says whether the original had media (True when `media` is not empty)."""
+    text = normalize_links(tidy(text))
     media = clean_urls(media)
-    url = clean_url(url)
-    if not text and not media:
+    url = clean_url(normalize_url(url))
+    if media:
+        has_media = True
+    if not text and not media and not has_media:
         return []
     if not text:
         text = IMAGE_ONLY_TEXT
+    # Pieces after the first are the same original post: its media belongs to the first.
+    rest_has_media = None if has_media is None else False
     if not media:
-        return [Post(text=chunk, url=url) for chunk in split_to_fit(text, POST_TEXT_MAX)]
+        chunks = split_to_fit(text, POST_TEXT_MAX)
+        return [
+            Post(text=chunk, url=url, has_media=has_media if i == 0 else rest_has_media)
+            for i, chunk in enumerate(chunks)
+        ]
     if tg_len(text) <= POST_CAPTION_MAX:
-        return [Post(text=text, media=media, url=url)]
+        return [Post(text=text, media=media, url=url, has_media=True)]
     head = split_to_fit(text, POST_CAPTION_MAX)[0]
     rest = text[len(head) :].strip() if text.startswith(head) else ""
     if not rest:
         # The split normalised whitespace: fall back to the remaining chunks.
         chunks = split_to_fit(text, POST_CAPTION_MAX)
         head, rest = chunks[0], "\n\n".join(chunks[1:])
-    posts = [Post(text=head, media=media, url=url)]
-    posts.extend(Post(text=chunk, url=url) for chunk in split_to_fit(rest, POST_TEXT_MAX))
+    posts = [Post(text=head, media=media, url=url, has_media=True)]
+    posts.extend(
+        Post(text=chunk, url=url, has_media=False) for chunk in split_to_fit(rest, POST_TEXT_MAX)
+    )
     return posts
 
 
@@ -399,20 +490,6 @@ def clean_urls(urls: Iterable[str]) -> list[str]:
     return out
 
 
-def tweet_date(url: str | None) -> dt.date | None:
-    """The UTC date a tweet was posted, decoded from the ID in its status URL."""
-    if not url:
-        return None
-    m = re.search(r"(?:twitter|x)\.com/(?:\w+|i(?:/web)?)/status(?:es)?/(\d{15,20})", url)
-    if not m:
-        return None
-    millis = (int(m.group(1)) >> 22) + 1288834974657
-    try:
-        return dt.datetime.fromtimestamp(millis / 1000, tz=dt.UTC).date()
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
 def author_from(text: str | None) -> Author:
     """'@teachplaygrub on Twitter', 'Jane Doe (@jdoe)', 'Jane Doe' -> Author."""
     text = re.sub(r"\s+", " ", (text or "").replace("\\|", "|")).strip()
@@ -447,6 +524,7 @@ class Draft:
     tags: list[str] = field(default_factory=list)
     references: list[Reference] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    announced: int | None = None  # how many posts the original announced
 
 
 def clean_tags(tags: Iterable[str]) -> list[str]:
@@ -468,16 +546,21 @@ def finish(drafts: Sequence[Draft], notes: list[str], fallback_title: str) -> Im
             continue
         title = _shorten(_clean_title(draft.title) or fallback_title or "Imported thread", 200)
         thread_id = unique_slug(slugify(title) or slugify(fallback_title), taken)
+        url = clean_url(normalize_url(draft.url))
+        published = draft.published
+        if published is None and (published := tweet_date(url)):
+            draft.notes.append("source.published decoded from the tweet id in the URL")
         try:
             thread = Thread(
                 id=thread_id,
                 title=title,
                 author=draft.author,
                 source=Source(
-                    url=clean_url(draft.url),
+                    url=url,
                     kind=draft.kind,
                     imported_from=draft.imported_from,
-                    published=draft.published,
+                    published=published,
+                    announced_posts=draft.announced if draft.announced else None,
                 ),
                 tags=draft.tags,
                 status=draft.status,
@@ -522,17 +605,17 @@ def status_notes(
     return ("partial" if notes else "complete"), notes
 
 
-def check_nonempty(text: str, what: str) -> str:
+def check_nonempty(text: str, what: str, max_chars: int = MAX_INPUT_CHARS) -> str:
     """Normalise `text` and refuse empty or binary input with a clear message."""
     if looks_binary(text):
         raise ContentImportError(
             f"{what} looks like binary data, not text: export the thread as text or Markdown "
             "(Thread Reader App page text, Readwise Markdown export, or a .md/.txt file)"
         )
-    if len(text) > MAX_INPUT_CHARS:
+    if len(text) > max_chars:
         raise ContentImportError(
             f"{what} has {len(text):,} characters; the importer takes at most "
-            f"{MAX_INPUT_CHARS:,}: split the export into smaller files"
+            f"{max_chars:,}: split the export into smaller files"
         )
     text = normalize_text(text)
     if not text.strip():
