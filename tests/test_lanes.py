@@ -72,6 +72,38 @@ async def test_a_reply_goes_out_before_the_fan_out_already_queued(
     assert len(order) == 2 * len(trainees) + 1  # and every message went out once
 
 
+async def test_next_delivers_ahead_of_the_fan_out_already_queued(
+    emulator: TelegramEmulator, sqlite_engine: Engine
+) -> None:
+    """/next starts its delivery in the background, as the person's reply all the same."""
+    trainees = add_due_trainees(sqlite_engine, 100)
+    emulator.add_users(trainees)
+    with session_scope(sqlite_engine) as session:
+        session.add(
+            Subscription(
+                chat_id=PERSON,
+                user_id=PERSON,
+                status=SubscriptionStatus.active,
+                plan_id="csf-leaks",
+                pace=1,
+                next_due_at=START + dt.timedelta(days=1),
+            )
+        )
+    async with start_harness(
+        emulator, sqlite_engine, rate_limit=True, send_budget_per_second=50
+    ) as h:
+        fan_out = asyncio.create_task(h.dispatch())
+        await emulator.wait_for(lambda: len(sends(emulator)) >= 20, timeout=30)
+        emulator.send_message(PERSON, "/next")
+        await emulator.wait_for_call("sendPhoto", chat_id=PERSON, timeout=30)  # the post
+        await fan_out
+    order = sends(emulator)
+    header = next(i for i, (chat, _) in enumerate(order) if chat == PERSON)
+    bulk_before = sum(1 for chat, _ in order[:header] if chat != PERSON)
+    assert bulk_before <= 20 + 3, f"/next waited behind {bulk_before - 20} fan-out sends"
+    assert len(order) - header - 2 >= 150, "the fan-out should still have been under way"
+
+
 async def test_a_flooding_user_is_throttled_and_others_are_not_held_up(
     emulator: TelegramEmulator, sqlite_engine: Engine
 ) -> None:
