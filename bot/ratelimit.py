@@ -8,7 +8,7 @@ overall limit replaced: every message that names a chat, each attempt after a 42
 1. keeps its private chat's pace (`ChatPacer`, bot/sending.py) — replies and scheduled sends
    to one chat share one schedule, so a person cannot draw more than their chat's share;
 2. then waits at the `SlotGate` for a slot of the overall budget. The gate alone takes slots,
-   in order and only while someone waits (the next one while the current one is waited for,
+   in order and only while someone waits (the next ones while the current one is waited for,
    so the round trip to the database costs no time between slots), and gives each, when it
    comes, to whoever is first in line then: the reply lane first (taking turns between
    chats), else the bulk lane in arrival order (bot/lanes.py says which lane a send is in).
@@ -16,19 +16,21 @@ overall limit replaced: every message that names a chat, each attempt after a 42
    (33 ms at 30 a second), however many sends the fan-out has queued.
 
 The budget: slots 1/rate seconds apart by the generic cell rate algorithm (GCRA): the next
-slot is the last one plus 1/rate, but never more than `CATCH_UP_SECONDS` (0.1 s) in the past.
-Evenly spaced, because a burst would arrive bunched at Telegram's own bucket and draw 429s;
-counted from the last slot rather than from when its taker woke up, so a few milliseconds of
-lateness per message do not add up (aiolimiter's bucket of one, which AIORateLimiter would
-use, loses them: 2-7% at 30 a second on a busy machine); and a slot missed by a stall of the
-process (CPU, garbage collection, a slow round trip) is still given, so a stall does not cost
-budget — at the price of at most four messages going out together after one, far within
-Telegram's bucket (about a second's worth). One process (SQLite) keeps the schedule in memory
-(`LocalBudget`). Several processes on PostgreSQL share it through one row of the `sendbudget`
-table (`SharedBudget`): taking a slot moves the row on in one atomic statement. The
-database clock decides, so the processes' clocks do not have to agree; no process has to know
-how many others are running, and a process that dies takes nothing with it. Cost: one short
-UPDATE per message, made while earlier slots are waited for.
+slot is the last one plus 1/rate. Evenly spaced, because a burst would arrive bunched at
+Telegram's own bucket and draw 429s; counted from the last slot rather than from when its
+taker woke up, so a few milliseconds of lateness per message do not add up (aiolimiter's
+bucket of one, which AIORateLimiter would use, loses them: 2-7% at 30 a second on a busy
+machine). A schedule that fell behind by less than `CATCH_UP_SECONDS` (0.1 s: a slow round
+trip, a busy event loop) keeps its slots, which then go out a little closer together; one
+further behind (the budget was idle, or the process stalled) starts again from now, so no
+burst follows. The slots a process had taken before a stall, four at most, may go out
+together after it. One process (SQLite) keeps the schedule in memory (`LocalBudget`).
+Several processes on PostgreSQL share it through one row of the `sendbudget` table
+(`SharedBudget`): taking slots moves the row on in one atomic statement. The database clock
+decides, so the processes' clocks do not have to agree; no process has to know how many
+others are running, and a process that dies takes nothing with it. Cost: one short UPDATE
+per message at most (up to four slots at once while a queue waits), made while earlier
+slots are waited for.
 
 The per-group limit (20 a minute) stays in each process's `AIORateLimiter`: a group's drip is
 claimed by one process at a time, so its messages come from one place.
@@ -59,7 +61,7 @@ RETRIES_AFTER_429 = 3
 # Slots taken before they come (in one round trip), each given to whoever is first in line
 # when it comes.
 SLOTS_AHEAD = 4
-# A slot missed by up to this much is still given; by more, it is given up (module docstring).
+# A schedule less than this behind catches up; one further behind starts again from now.
 CATCH_UP_SECONDS = 0.1
 
 ApiResult = bool | dict[str, Any] | list[dict[str, Any]]
@@ -73,9 +75,11 @@ _TAKE_SLOTS = text(
     INSERT INTO sendbudget (name, next_slot)
     VALUES (:name, clock_timestamp() + make_interval(secs => :span))
     ON CONFLICT (name) DO UPDATE
-        SET next_slot = greatest(
-            sendbudget.next_slot, clock_timestamp() - make_interval(secs => :tolerance)
-        ) + make_interval(secs => :span)
+        SET next_slot = CASE
+            WHEN sendbudget.next_slot < clock_timestamp() - make_interval(secs => :tolerance)
+            THEN clock_timestamp()
+            ELSE sendbudget.next_slot
+        END + make_interval(secs => :span)
     RETURNING extract(epoch FROM next_slot - make_interval(secs => :span) - clock_timestamp())
     """
 )
@@ -96,7 +100,8 @@ class LocalBudget:
         self._next_slot = 0.0
 
     async def reserve(self, count: int) -> list[float]:
-        first = max(self._next_slot, asyncio.get_running_loop().time() - CATCH_UP_SECONDS)
+        now = asyncio.get_running_loop().time()
+        first = now if self._next_slot < now - CATCH_UP_SECONDS else self._next_slot
         self._next_slot = first + count / self.rate
         return [first + n / self.rate for n in range(count)]
 
@@ -147,7 +152,6 @@ class SlotGate:
         self._queued = 0
         self._server: asyncio.Task[None] | None = None
         self.granted = {Lane.reply: 0, Lane.bulk: 0}
-        self.missed = 0  # slots that came while this process was stalled, given up
 
     async def enter(self, lane: Lane, chat: Hashable) -> None:
         """Wait for a slot for one message to `chat` in `lane`."""
@@ -189,12 +193,8 @@ class SlotGate:
                     taking = asyncio.create_task(self.budget.reserve(wanted))
                 if not slots:
                     continue
-                slot = slots.popleft()
-                if (delay := slot - loop.time()) > 0:
+                if (delay := slots.popleft() - loop.time()) > 0:
                     await asyncio.sleep(delay)
-                elif -delay > CATCH_UP_SECONDS:  # stalled: sending now would be a burst
-                    self.missed += 1
-                    continue
                 if (waiter := self._next()) is not None:
                     waiter.set_result(None)
         finally:
