@@ -66,7 +66,8 @@ def current_lane() -> Lane:
 
 
 async def as_reply(work: Awaitable[T]) -> T:
-    """Await `work` in the reply lane: for a task that continues a person's action."""
+    """Await `work` in the reply lane: for a task that continues a person's action (tasks
+    it starts in turn are bulk again, like any other)."""
     token = _replying.set(asyncio.current_task())
     try:
         return await work
