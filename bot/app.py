@@ -19,6 +19,7 @@ from bot.commands import publish_command_menus
 from bot.context import CONTEXT_TYPES, Context, Services
 from bot.dispatch import dispatch_job, stop_delivering
 from bot.handlers import admin, group, quiz, trainee
+from bot.lanes import make_update_processor
 from bot.library import load_current_library
 from bot.outage import database_unavailable
 from bot.ratelimit import make_rate_limiter
@@ -59,6 +60,8 @@ def build_application(
         .context_types(CONTEXT_TYPES)
         .post_init(_post_init)
         .post_stop(_post_stop)
+        # Chats at the same time, each in order; replies marked for the fast lane; floods cut.
+        .concurrent_updates(make_update_processor(settings))
     )
     timeout = settings.telegram_timeout_seconds
     builder = builder.read_timeout(timeout).write_timeout(timeout).connect_timeout(timeout)
@@ -72,9 +75,9 @@ def build_application(
             or settings.telegram_api_base_url.replace("/bot", "/file/bot", 1)
         )
     if settings.rate_limit:
-        # Overall ~30 msg/s and 20 msg/min per group; per private chat is ChatPacer's job.
-        # On PostgreSQL the overall budget is shared by every bot process (bot/ratelimit.py).
-        builder = builder.rate_limiter(make_rate_limiter(settings, services.engine))
+        # Overall ~30 msg/s (replies first), 20 msg/min per group, ~1 msg/s per private chat;
+        # on PostgreSQL the overall budget is shared by every bot process (bot/ratelimit.py).
+        builder = builder.rate_limiter(make_rate_limiter(settings, services.engine, services.pacer))
     app = builder.build()
     app.bot_data.services = services
 

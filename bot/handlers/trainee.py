@@ -27,6 +27,7 @@ from bot.domain.drip import plan_thread_ids, resume_position
 from bot.domain.schedule import next_delivery_at
 from bot.domain.timeparse import InputError, parse_clock_time, parse_timezone, zone, zone_label
 from bot.handlers.admin import is_admin
+from bot.lanes import as_reply
 from bot.render import credit_line, split_html
 from content.models import Library
 from storage.db import session_scope
@@ -476,8 +477,9 @@ async def next_command(update: Update, context: Context) -> None:
         await _reply(update, reply)
         return
     # Deliver in the background so other trainees' updates are not held up meanwhile. If a
-    # dispatcher claims it first (it is due now), that one delivers it.
-    services(context).spawn(deliver_now(context.application, due))
+    # dispatcher claims it first (it is due now), that one delivers it. It answers this
+    # person, so it goes ahead of scheduled sends (bot/lanes.py).
+    services(context).spawn(as_reply(deliver_now(context.application, due)))
 
 
 async def pause(update: Update, context: Context) -> None:
