@@ -315,6 +315,10 @@ async def serve_webhook(
     """Run the application behind the webhook server until the block exits, then stop both."""
     server = WebhookServer(application, settings)
     async with application:
+        # The same start-up and shutdown hooks as long polling (`Application.run_polling`):
+        # command menus, group quizzes resumed, background work drained at the end.
+        if application.post_init is not None:
+            await application.post_init(application)
         await application.start()
         if application.job_queue is not None:
             application.job_queue.run_repeating(
@@ -337,6 +341,8 @@ async def serve_webhook(
         finally:
             await server.stop()
             await application.stop()
+            if application.post_stop is not None:
+                await application.post_stop(application)
 
 
 def run_webhook(application: Application, settings: Settings) -> None:

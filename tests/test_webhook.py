@@ -298,3 +298,20 @@ def test_webhook_settings_are_explained_when_wrong() -> None:
     derived = webhook_secret(Settings(_env_file=None, **base))  # type: ignore[call-arg]
     assert derived == webhook_secret(Settings(_env_file=None, **base))  # type: ignore[call-arg]
     assert "123:abc" not in derived
+
+
+async def test_webhook_mode_runs_the_same_start_up_and_shutdown_as_polling(
+    emulator: TelegramEmulator, sqlite_engine: Engine
+) -> None:
+    finished: list[str] = []
+
+    async def background_work() -> None:
+        await asyncio.sleep(0.2)
+        finished.append("announcement")
+
+    async with running_bot(emulator, sqlite_engine) as server:
+        # Start-up: the command menus are published, as `run_polling` does.
+        assert emulator.calls_of("setMyCommands")
+        server.application.bot_data.services.spawn(background_work())
+    # Shutdown: work the bot had detached is finished, not dropped.
+    assert finished == ["announcement"]
