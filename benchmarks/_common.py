@@ -11,6 +11,7 @@ import asyncio
 import multiprocessing as mp
 import os
 import statistics
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,6 +55,10 @@ async def _serve_async(conn: Connection, enforce_limits: bool, user_ids: list[in
                 emulator.reset_calls()
                 emulator.flood_count = 0
                 conn.send(None)
+            elif command == "probe":
+                conn.send(await _probe(emulator, *argument))
+            elif command == "wait_for_buttons":
+                conn.send(await _wait_for_buttons(emulator, *argument))
             elif command == "stats":
                 sent = [c for c in emulator.calls if c.method in SENDING]
                 conn.send(
@@ -67,6 +72,44 @@ async def _serve_async(conn: Connection, enforce_limits: bool, user_ids: list[in
                         else [],
                     }
                 )
+
+
+async def _probe(emulator: Any, action: str, user_id: int, timeout: float) -> float | None:
+    """A person acts (`action`: a text, or "press" for the first button of the last bot
+    message in their chat); return the seconds until the bot's first message or edit in
+    their chat, as the emulator saw it, or None if none came within `timeout`."""
+    seen = len(emulator.calls)
+    start = time.monotonic()
+    if action == "press":
+        message = next(m for m in reversed(emulator.sent_to(user_id)) if m.callback_data)
+        emulator.press_button(user_id, message, message.callback_data[0])
+    else:
+        emulator.send_message(user_id, action)
+
+    def answered() -> float | None:
+        for call in emulator.calls[seen:]:
+            if call.ok and str(call.params.get("chat_id")) == str(user_id):
+                return float(call.monotonic)
+        return None
+
+    try:
+        return float(await emulator.wait_for(answered, timeout)) - start
+    except TimeoutError:
+        return None
+
+
+async def _wait_for_buttons(emulator: Any, user_ids: list[int], timeout: float) -> bool:
+    """Wait until the bot's last message to each user has buttons to press."""
+
+    def ready() -> bool:
+        return all(
+            (last := emulator.last_sent(u)) is not None and last.callback_data for u in user_ids
+        )
+
+    try:
+        return bool(await emulator.wait_for(ready, timeout, recheck=0.2))
+    except TimeoutError:
+        return False
 
 
 class EmulatorProcess:
@@ -95,6 +138,16 @@ class EmulatorProcess:
     def stats(self, times: bool = False) -> dict[str, Any]:
         """Successful and failed sends, 429s answered, and the send times if asked."""
         return self._ask("stats", times)  # type: ignore[no-any-return]
+
+    def probe(self, action: str, user_id: int, timeout: float = 30.0) -> float | None:
+        """A person acts; seconds until the bot answers in their chat (see `_probe`).
+
+        Blocking: call it in a thread (`asyncio.to_thread`), one at a time, while a bot runs
+        in this process's event loop."""
+        return self._ask("probe", (action, user_id, timeout))  # type: ignore[no-any-return]
+
+    def wait_for_buttons(self, user_ids: list[int], timeout: float = 60.0) -> bool:
+        return self._ask("wait_for_buttons", (user_ids, timeout))  # type: ignore[no-any-return]
 
     def stop(self) -> None:
         if self._process.is_alive():

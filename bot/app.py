@@ -6,7 +6,6 @@ import asyncio
 import gc
 import logging
 import signal
-from collections.abc import Awaitable, Hashable
 from dataclasses import dataclass, field
 from functools import partial
 from html import escape
@@ -20,7 +19,6 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     BaseHandler,
-    BaseUpdateProcessor,
     CommandHandler,
     Defaults,
     MessageHandler,
@@ -44,6 +42,7 @@ from bot.commands import publish_command_menus
 from bot.context import CONTEXT_TYPES, Context, Services
 from bot.dispatch import dispatch_job, stop_delivering
 from bot.handlers import admin, group, quiz, trainee
+from bot.lanes import make_update_processor
 from bot.outage import database_unavailable
 from bot.ratelimit import make_rate_limiter
 from bot.sending import ChatPacer
@@ -197,11 +196,11 @@ def build_application(
         # Replies are HTML with every piece of content escaped; text that is not HTML (an
         # announcement, a poll's question) says parse_mode=None.
         .defaults(Defaults(parse_mode=ParseMode.HTML))
-        # Chats at the same time, each chat's updates in order: a reply waiting on the
-        # database or on its chat's pace never holds up another chat.
-        .concurrent_updates(ChatOrder())
         .post_init(_post_init)
         .post_stop(_post_stop)
+        # Chats at the same time, each in order (a reply waiting on the database or on its
+        # chat's pace holds up no other chat); replies marked for the fast lane; floods cut.
+        .concurrent_updates(make_update_processor(settings))
     )
     timeout = settings.telegram_timeout_seconds
     builder = builder.read_timeout(timeout).write_timeout(timeout).connect_timeout(timeout)
@@ -215,9 +214,9 @@ def build_application(
             or settings.telegram_api_base_url.replace("/bot", "/file/bot", 1)
         )
     if settings.rate_limit:
-        # Overall ~30 msg/s and 20 msg/min per group; per private chat is ChatPacer's job.
-        # On PostgreSQL the overall budget is shared by every bot process (bot/ratelimit.py).
-        builder = builder.rate_limiter(make_rate_limiter(settings, services.engine))
+        # Overall ~30 msg/s (replies first), 20 msg/min per group, ~1 msg/s per private chat;
+        # on PostgreSQL the overall budget is shared by every bot process (bot/ratelimit.py).
+        builder = builder.rate_limiter(make_rate_limiter(settings, services.engine, services.pacer))
     app = builder.build()
     app.bot_data.services = services
 
@@ -246,44 +245,6 @@ def schedule_dispatcher(app: Application) -> None:
     for job in jobs(settings, dispatcher=True):
         if job.name == DISPATCH_JOB:
             _schedule(app, job)
-
-
-class ChatOrder(BaseUpdateProcessor):
-    """Handle updates of different chats at the same time and each chat's in order."""
-
-    def __init__(self, max_concurrent_updates: int = 256) -> None:
-        super().__init__(max_concurrent_updates)
-        self._turns: dict[Hashable, tuple[asyncio.Lock, list[int]]] = {}
-
-    async def initialize(self) -> None:
-        """Nothing to set up."""
-
-    async def shutdown(self) -> None:
-        """Nothing to release."""
-
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        key = _order_key(update)
-        if key is None:  # about no chat and no person: nothing to keep in order
-            await coroutine
-            return
-        lock, waiting = self._turns.setdefault(key, (asyncio.Lock(), [0]))
-        waiting[0] += 1
-        try:
-            async with lock:  # first come, first served
-                await coroutine
-        finally:
-            waiting[0] -= 1
-            if not waiting[0]:
-                del self._turns[key]
-
-
-def _order_key(update: object) -> Hashable:
-    if not isinstance(update, Update):
-        return None
-    if update.effective_chat is not None:
-        return update.effective_chat.id
-    # A poll answer has no chat; in a private chat the chat's id is the person's.
-    return update.effective_user.id if update.effective_user is not None else None
 
 
 def run_polling(app: Application) -> None:

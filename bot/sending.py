@@ -19,32 +19,49 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 5
 MAX_RETRY_AFTER_SECONDS = 120.0
 RETRY_BASE_DELAY = 1.0  # seconds before the first retry of a timeout; doubles each time
+CHAT_BURST = 2  # messages one private chat may get back to back before its pace applies
 
 
 class ChatPacer:
-    """Keep at least `interval` seconds between messages to one private chat (~1 msg/s).
+    """Keep each private chat at one message per `interval` seconds after a burst of `burst`.
 
-    PTB's AIORateLimiter covers the overall and the group limits, not this one.
+    Telegram allows about one message a second in one chat, with short bursts over it (the
+    emulator models a bucket of three). A burst of two lets an answer go out at once right
+    after a scheduled post and keeps one message of headroom for sends that reach Telegram
+    bunched up. The schedule is a GCRA per chat: `_due[chat]` is when the chat's pace would
+    next allow a message if none had been let through early.
+
+    With rate limiting on, `LaneRateLimiter` (bot/ratelimit.py) calls `pace` for every new
+    message to a chat — replies and scheduled sends share one schedule — and `wait`, called
+    by `send_safely`, leaves it to that. Without it, `wait` paces what goes through
+    `send_safely`.
     """
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, burst: int = CHAT_BURST) -> None:
         self.interval = interval
-        self._next_slot: dict[int, float] = {}
+        self.burst = burst
+        self.by_rate_limiter = False
+        self._due: dict[int, float] = {}
 
     async def wait(self, chat_id: int) -> None:
+        if not self.by_rate_limiter:
+            await self.pace(chat_id)
+
+    async def pace(self, chat_id: int) -> None:
+        """Wait for this chat's next slot (reserved before sleeping: senders queue up)."""
         if self.interval <= 0 or chat_id < 0:  # groups and channels: the rate limiter's job
             return
         now = time.monotonic()
-        # Reserve the slot before sleeping so concurrent senders to one chat queue up.
-        slot = max(now, self._next_slot.get(chat_id, 0.0))
-        self._next_slot[chat_id] = slot + self.interval
-        if len(self._next_slot) > 50_000:
+        due = max(now, self._due.get(chat_id, now))
+        slot = max(now, due - (self.burst - 1) * self.interval)
+        self._due[chat_id] = due + self.interval
+        if len(self._due) > 50_000:
             self._forget_idle(now)
         if slot > now:
             await asyncio.sleep(slot - now)
 
     def _forget_idle(self, now: float) -> None:
-        self._next_slot = {c: t for c, t in self._next_slot.items() if t > now}
+        self._due = {c: t for c, t in self._due.items() if t > now}
 
 
 class Outcome(StrEnum):

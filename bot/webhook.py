@@ -5,9 +5,11 @@ update before handling it, so this module runs its own aiohttp server (the patte
 `customwebhookbot` example) around the same `Application`:
 
 - `POST <path of WEBHOOK_URL>`: refused with 403 unless `X-Telegram-Bot-Api-Secret-Token`
-  matches; the update is handled completely (`Application.process_update`, then the
-  background work it started) before the 200 goes back. A process that dies mid-update never
-  answers, so Telegram delivers the update again.
+  matches; the update's handlers run to their end (through the application's update
+  processor, as in polling: bot/lanes.py) before the 200 goes back. A process that dies
+  mid-update never answers, so Telegram delivers the update again. Work a handler detaches to
+  go on in the background (a broadcast, a preview) is not waited for: it belongs to this
+  process (shutdown waits for it) and is not redone on a redelivery — the update was handled.
 - Each update id is claimed in `ProcessedUpdate` before it is handled and marked done before
   it is acknowledged. A redelivery of a finished update is acknowledged without handling it
   again; one that arrives while another process holds the claim gets 503 (Telegram retries
@@ -282,12 +284,9 @@ class WebhookServer:
         return web.json_response({"ok": True})
 
     async def _handle(self, update: Update) -> None:
-        """Run the handlers, then wait for the background work they started."""
-        before = set(self.services.background)
-        await self.application.process_update(update)
-        started = [task for task in self.services.background if task not in before]
-        if started:
-            await asyncio.gather(*started, return_exceptions=True)
+        """Run the handlers, as polling would; what they spawn carries on after the answer."""
+        app = self.application
+        await app.update_processor.process_update(update, app.process_update(update))
 
     def _claim(self, update_id: int) -> Claim:
         try:
@@ -316,6 +315,10 @@ async def serve_webhook(
     """Run the application behind the webhook server until the block exits, then stop both."""
     server = WebhookServer(application, settings)
     async with application:
+        # The same start-up and shutdown hooks as long polling (`Application.run_polling`):
+        # command menus, group quizzes resumed, background work drained at the end.
+        if application.post_init is not None:
+            await application.post_init(application)
         await application.start()
         if application.job_queue is not None:
             application.job_queue.run_repeating(
@@ -338,6 +341,8 @@ async def serve_webhook(
         finally:
             await server.stop()
             await application.stop()
+            if application.post_stop is not None:
+                await application.post_stop(application)
 
 
 def run_webhook(application: Application, settings: Settings) -> None:

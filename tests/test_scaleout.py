@@ -26,7 +26,7 @@ from sqlmodel import col, select
 
 from bot.emulator import RateLimits, TelegramEmulator
 from bot.emulator.methods import SENDING_METHODS
-from bot.ratelimit import SharedBudget, SharedRateLimiter
+from bot.ratelimit import LaneRateLimiter, SharedBudget
 from storage.db import make_engine, session_scope
 from storage.migrate import upgrade
 from storage.models import Delivery, DeliveryStatus, Subscription, SubscriptionStatus
@@ -277,7 +277,7 @@ async def test_processes_share_one_send_budget(postgres_url: str) -> None:
             ExtBot(
                 emulator.token,
                 base_url=emulator.base_url,
-                rate_limiter=SharedRateLimiter(SharedBudget(engine, rate), max_retries=0),
+                rate_limiter=LaneRateLimiter(SharedBudget(engine, rate), max_retries=0),
             )
             for engine in (engine_a, engine_b)
         ]
@@ -298,7 +298,7 @@ def test_the_shared_budget_spaces_slots_across_processes(postgres_url: str) -> N
     rate, slots = 20.0, 40
     budgets = [SharedBudget(engine_a, rate, "t"), SharedBudget(engine_b, rate, "t")]
     started = time.monotonic()
-    waits = [budgets[i % 2].take_slot() for i in range(slots)]
+    waits = [budgets[i % 2].take_slots() for i in range(slots)]
     elapsed = time.monotonic() - started
     # The n-th slot is (n-1)/rate after the first; taking them cannot have made up for more
     # than the time it took.

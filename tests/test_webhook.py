@@ -33,8 +33,8 @@ from bot.webhook import (
     webhook_secret,
 )
 from storage.db import session_scope
-from storage.models import ProcessedUpdate
-from tests.harness import START, settings_for
+from storage.models import ProcessedUpdate, Subscription, SubscriptionStatus
+from tests.harness import ADMIN_ID, START, settings_for
 
 SECRET = "s3cret-for-tests_0123456789"
 USER = 5551
@@ -203,6 +203,36 @@ async def test_an_update_cut_short_by_shutdown_is_redelivered_and_handled_once(
     assert len(emulator.calls_of("sendMessage")) == 1
 
 
+async def test_the_answer_does_not_wait_for_work_the_update_detached(
+    emulator: TelegramEmulator, sqlite_engine: Engine
+) -> None:
+    """/broadcast is answered while its sends go on in the background; a redelivery of the
+    update is acknowledged without broadcasting again."""
+    trainee = 5552
+    with session_scope(sqlite_engine) as session:
+        session.add(
+            Subscription(
+                chat_id=trainee, user_id=trainee, status=SubscriptionStatus.active, plan_id="csf"
+            )
+        )
+    emulator.add_users([trainee, ADMIN_ID])
+
+    def broadcast_finished() -> bool:
+        edits = emulator.calls_of("editMessageText")
+        return any("Broadcast finished" in str(c.params.get("text")) for c in edits)
+
+    async with running_bot(emulator, sqlite_engine) as server:
+        # Telegram takes a second to answer the send to the trainee.
+        emulator.faults.add("sendMessage", chat_id=trainee, kind="timeout", delay=1.0, apply=True)
+        update = _update(60, "/broadcast Journal club moves to Friday", user_id=ADMIN_ID)
+        assert await _post(server, update) == 200
+        assert not broadcast_finished(), "Telegram's answer waited for the broadcast"
+        await emulator.wait_for(broadcast_finished, timeout=10)
+        assert await _post(server, update) == 200  # Telegram redelivers it
+        assert server.handled == 1
+    assert [m.content for m in emulator.sent_to(trainee)] == ["Journal club moves to Friday"]
+
+
 def test_an_update_claimed_by_a_process_that_died_is_taken_over_after_its_lease(
     sqlite_engine: Engine,
 ) -> None:
@@ -268,3 +298,20 @@ def test_webhook_settings_are_explained_when_wrong() -> None:
     derived = webhook_secret(Settings(_env_file=None, **base))  # type: ignore[call-arg]
     assert derived == webhook_secret(Settings(_env_file=None, **base))  # type: ignore[call-arg]
     assert "123:abc" not in derived
+
+
+async def test_webhook_mode_runs_the_same_start_up_and_shutdown_as_polling(
+    emulator: TelegramEmulator, sqlite_engine: Engine
+) -> None:
+    finished: list[str] = []
+
+    async def background_work() -> None:
+        await asyncio.sleep(0.2)
+        finished.append("announcement")
+
+    async with running_bot(emulator, sqlite_engine) as server:
+        # Start-up: the command menus are published, as `run_polling` does.
+        assert emulator.calls_of("setMyCommands")
+        server.application.bot_data.services.spawn(background_work())
+    # Shutdown: work the bot had detached is finished, not dropped.
+    assert finished == ["announcement"]

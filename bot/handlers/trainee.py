@@ -19,6 +19,7 @@ from bot.context import Context, Services, services
 from bot.dispatch import deliver_now
 from bot.domain.lifecycle import Change, Status
 from bot.domain.timeparse import zone, zone_label
+from bot.lanes import as_reply
 from bot.render import credit_line, split_html
 from bot.services import admin as admins
 from bot.services import subscriptions as subs
@@ -332,8 +333,9 @@ async def next_command(update: Update, context: Context) -> None:
     changed = await svc.db.run(subs.deliver_now, _chat_id(update), svc.now())
     if changed.change == Change.done and changed.subscription_id is not None:
         # Deliver in the background so other trainees' updates are not held up meanwhile. If
-        # a dispatcher claims it first (it is due now), that one delivers it.
-        svc.spawn(deliver_now(context.application, changed.subscription_id))
+        # a dispatcher claims it first (it is due now), that one delivers it. It answers this
+        # person, so it goes ahead of scheduled sends (bot/lanes.py).
+        svc.spawn(as_reply(deliver_now(context.application, changed.subscription_id)))
         return
     await _reply(
         update,
