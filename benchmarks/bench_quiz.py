@@ -52,9 +52,10 @@ from telegram.ext import Application
 from bot.app import build_application
 from bot.charts import progress_chart_png
 from bot.clock import VirtualClock
-from bot.library import load_current_library
-from bot.quizzes import build_progress, progress_html
+from bot.services.library import load_current_library
+from bot.services.quiz import build_progress
 from bot.settings import Settings
+from bot.views import progress_html
 from storage.db import make_engine, session_scope
 from storage.models import (
     Attempt,

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from telegram.error import InvalidToken, NetworkError
 from telegram.ext import Application
 from typer.core import TyperGroup
@@ -16,7 +15,7 @@ from typer.core import TyperGroup
 from bot import cli_admin
 from bot.app import MissingToken, build_application, run_polling
 from bot.logs import configured_secrets, redact, redact_output, secret_values, setup_logging
-from bot.settings import Settings
+from bot.settings import SettingsError, load_settings
 from content.cli import app as content_app
 from storage.db import (
     DatabaseUnavailable,
@@ -28,16 +27,29 @@ from storage.db import (
 )
 from storage.drip import release_all_leases
 from storage.migrate import upgrade
+from storage.runner import DatabaseBusy
 
 
 class _Commands(TyperGroup):
-    """The command group: a database that cannot be opened is one line, not a traceback."""
+    """The command group: a database that cannot be opened, or settings that are not valid,
+    are a line each, not a traceback."""
 
     def invoke(self, ctx: Any) -> Any:  # typer's own click Context, which it does not export
         try:
             return super().invoke(ctx)
         except DatabaseUnavailable as exc:
             typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from None
+        except SettingsError as exc:
+            for problem in exc.problems:
+                typer.echo(problem, err=True)
+            raise typer.Exit(2) from None
+        except DatabaseBusy:
+            typer.echo(
+                "The database stayed locked by another process; nothing was changed. "
+                "Try again in a moment.",
+                err=True,
+            )
             raise typer.Exit(1) from None
 
 
@@ -58,17 +70,6 @@ tweetdrip needs a Telegram bot token. Open a chat with @BotFather in Telegram, s
 choose a name and a username, and BotFather replies with a token like 123456789:AA...;
 put it in the environment as TELEGRAM_BOT_TOKEN (or in a .env file in this folder) and run
 this command again. To try tweetdrip without a token, run `tweetdrip sandbox`."""
-
-
-def load_settings() -> Settings:
-    """Read the settings, or explain in one line per problem what is wrong."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        for error in exc.errors():
-            name = str(error["loc"][0]).upper() if error["loc"] else "settings"
-            typer.echo(f"{name}: {error['msg']}", err=True)
-        raise typer.Exit(2) from None
 
 
 @app.command()

@@ -1,9 +1,10 @@
 """Operator commands: `tweetdrip schedule add|list|remove`, `tweetdrip stats`,
 `tweetdrip export progress`.
 
-They call the same functions as the admin chat commands (bot/domain/admin.py,
-storage/admin.py, and the Telegram check in bot/handlers/admin.py), so a schedule made in a
-shell is checked exactly like one made in Telegram.
+They call the same services as the admin chat commands (bot/services/, bot/domain/admin.py
+and the Telegram check in bot/targets.py), so a schedule made in a shell is checked exactly
+like one made in Telegram. Each unit of work is retried while another process holds the
+database's lock (storage/runner.py).
 
 `schedule add` asks Telegram whether the bot can post into the chat when a bot token is
 configured (TELEGRAM_BOT_TOKEN), as /schedule does. Without a token, or with --no-check, it
@@ -17,34 +18,29 @@ import asyncio
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
-from sqlalchemy.engine import Engine
 from telegram import Bot
 
 from bot.clock import SystemClock
 from bot.domain.admin import (
     PublishTarget,
-    ScheduleConflict,
     ScheduleRequest,
-    format_stats_table,
     parse_schedule_args,
     schedule_confirmation,
-    schedule_line,
-    store_schedule,
-    write_progress_csv,
 )
 from bot.domain.timeparse import InputError
-from bot.handlers.admin import TargetError, check_publish_target
-from bot.library import load_current_library
-from storage import admin as store
-from storage.db import make_engine, session_scope
+from bot.services import admin as admins
+from bot.services import schedules
+from bot.services.library import current_library
+from bot.services.schedules import ScheduleConflict
+from bot.settings import Settings, load_settings
+from bot.targets import TargetError, check_publish_target
+from bot.views import schedule_line, stats_table
+from storage.db import make_engine
 from storage.migrate import upgrade
-from storage.models import SubscriptionKind
-
-if TYPE_CHECKING:
-    from bot.settings import Settings
+from storage.runner import Database
 
 schedule_app = typer.Typer(
     help="Publish threads and tracks into groups and channels as a drip.",
@@ -62,16 +58,10 @@ class ExportFormat(StrEnum):
     csv = "csv"
 
 
-def _settings() -> Settings:
-    from bot.cli import load_settings  # bot.cli mounts this module: import it late
-
-    return load_settings()
-
-
-def _engine(settings: Settings) -> Engine:
+def _database(settings: Settings) -> Database:
     engine = make_engine(settings.database_url)
     upgrade(engine)
-    return engine
+    return Database(engine)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -109,13 +99,13 @@ def schedule_add(
     ] = None,
 ) -> None:
     """Schedule a thread or track into a group or channel, starting at a local date and time."""
-    settings = _settings()
-    engine = _engine(settings)
+    settings = load_settings()
+    db = _database(settings)
     now = SystemClock().now()
     try:
         request = parse_schedule_args(
             args,
-            load_current_library(engine),
+            db.run_sync(current_library),
             now,
             default_timezone=settings.default_timezone,
             default_pace=settings.default_pace,
@@ -128,7 +118,7 @@ def schedule_add(
             target = asyncio.run(_check_with_telegram(settings, request))
         else:
             target = _unchecked_target(request, kind)
-        schedule_id = store_schedule(engine, request, target, created_by, now)
+        schedule_id = db.run_sync(schedules.add_schedule, request, target, created_by, now)
     except (TargetError, ScheduleConflict, InputError) as exc:
         raise _fail(str(exc)) from None
     for line in schedule_confirmation(schedule_id, request, target):
@@ -150,7 +140,7 @@ def _unchecked_target(request: ScheduleRequest, kind: ChatKind | None) -> Publis
         raise InputError(
             "Say --kind group or --kind channel: without Telegram I can't tell which it is."
         )
-    return PublishTarget(request.chat, "", SubscriptionKind(kind.value))
+    return PublishTarget(request.chat, "", "channel" if kind == ChatKind.channel else "group")
 
 
 async def _check_with_telegram(settings: Settings, request: ScheduleRequest) -> PublishTarget:
@@ -169,11 +159,10 @@ async def _check_with_telegram(settings: Settings, request: ScheduleRequest) -> 
 @schedule_app.command("list")
 def schedule_list() -> None:
     """List the schedules with their next send in each schedule's local time."""
-    settings = _settings()
-    engine = _engine(settings)
-    library = load_current_library(engine)
-    with session_scope(engine) as session:
-        lines = [schedule_line(sub, library) for sub in store.schedules(session)]
+    db = _database(load_settings())
+    lines = [
+        schedule_line(s) for s in db.run_sync(schedules.schedules, db.run_sync(current_library))
+    ]
     if not lines:
         typer.echo("Nothing is scheduled.")
     for line in lines:
@@ -185,24 +174,18 @@ def schedule_remove(
     schedule_id: Annotated[int, typer.Argument(help="The schedule's id (see `schedule list`).")],
 ) -> None:
     """Remove a schedule; nothing more is sent for it."""
-    engine = _engine(_settings())
-    with session_scope(engine) as session:
-        removed = store.delete_schedule(session, schedule_id)
+    db = _database(load_settings())
+    removed = db.run_sync(schedules.remove_schedule, schedule_id)
     if removed is None:
         raise _fail(f"There is no schedule #{schedule_id}.")
-    typer.echo(
-        f"Removed schedule #{schedule_id}: {removed.plan_id} into "
-        f"{removed.name or removed.chat_id}."
-    )
+    typer.echo(f"Removed schedule #{schedule_id}: {removed.plan_id} into {removed.chat}.")
 
 
 def stats() -> None:
     """Subscribers, deliveries in the last 7 days, completions and accuracy per question."""
-    engine = _engine(_settings())
-    library = load_current_library(engine)
-    with session_scope(engine) as session:
-        report = store.collect_stats(session, library, SystemClock().now())
-    typer.echo(format_stats_table(report))
+    db = _database(load_settings())
+    report = db.run_sync(admins.stats, db.run_sync(current_library), SystemClock().now())
+    typer.echo(stats_table(report))
 
 
 @export_app.command("progress")
@@ -215,13 +198,12 @@ def export_progress(
 ) -> None:
     """One row per trainee per thread: user id, name, thread, posts delivered, questions
     answered, accuracy (0-1), last activity (UTC)."""
-    engine = _engine(_settings())
-    library = load_current_library(engine)
-    with session_scope(engine) as session:
-        rows = store.progress_rows(session, library)
+    db = _database(load_settings())
+    library = db.run_sync(current_library)
+    rows = db.run_sync(admins.progress_rows, library)
     if output is None:
-        write_progress_csv(rows, sys.stdout)
+        admins.write_progress_csv(rows, sys.stdout)
         return
     with output.open("w", encoding="utf-8", newline="") as file:
-        count = write_progress_csv(rows, file)
+        count = admins.write_progress_csv(rows, file)
     typer.echo(f"wrote {count} rows to {output}", err=True)

@@ -1,4 +1,4 @@
-"""The child process that reads one uploaded file for /import (bot.handlers.admin.read_import).
+"""The child process that reads one uploaded file for /import (bot.services.library.read_import).
 
 It reads a pickled `(function, *arguments)` from stdin, calls it, and writes the pickled
 result to stdout. Only the bot writes to its stdin, so unpickling that is safe.

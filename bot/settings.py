@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///data/tweetdrip.db"
@@ -103,3 +103,23 @@ class Settings(BaseSettings):
         from bot.domain.timeparse import parse_clock_time
 
         return parse_clock_time(value).strftime("%H:%M")
+
+
+class SettingsError(Exception):
+    """The settings in the environment are not valid; `problems` has one line for each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def load_settings() -> Settings:
+    """Read the settings; SettingsError names each variable that is wrong, and why."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0]).upper() if error["loc"] else "settings"
+            problems.append(f"{name}: {error['msg']}")
+        raise SettingsError(problems) from None

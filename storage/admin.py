@@ -107,11 +107,14 @@ def create_schedule(
     timezone: str,
     delivery_time: str,
     pace: int,
+    status: SubscriptionStatus,
+    next_due_at: dt.datetime | None,
     start_at: dt.datetime,
     created_by: int | None,
     now: dt.datetime,
 ) -> Subscription:
-    """Store a drip into a group or channel; the dispatcher sends its first installment at start."""
+    """Store a drip into a group or channel (`status` and `next_due_at` as the lifecycle
+    decided); the dispatcher sends its first installment when it is due."""
     if kind not in SCHEDULE_KINDS:
         raise ValueError(f"a schedule goes into a group or a channel, not {kind}")
     sub = Subscription(
@@ -119,14 +122,14 @@ def create_schedule(
         chat_id=chat_id,
         user_id=None,
         name=clean_text(chat_title, NAME_LIMIT),
-        status=SubscriptionStatus.active,
+        status=status,
         plan_kind=plan_kind,
         plan_id=plan_id,
         timezone=timezone,
         delivery_time=delivery_time,
         pace=pace,
         start_at=start_at,
-        next_due_at=start_at,
+        next_due_at=next_due_at,
         reminders=False,
         created_by=created_by,
         created_at=now,
@@ -244,21 +247,6 @@ def active_trainee_chats(session: Session) -> list[int]:
             .order_by(col(Subscription.id))
         ).all()
     )
-
-
-def mark_chat_blocked(session: Session, chat_id: int, now: dt.datetime) -> None:
-    """The trainee blocked the bot: stop their drip until they come back with /start."""
-    sub = session.exec(
-        select(Subscription).where(
-            Subscription.kind == SubscriptionKind.trainee, Subscription.chat_id == chat_id
-        )
-    ).first()
-    if sub is None:
-        return
-    sub.status = SubscriptionStatus.blocked
-    sub.next_due_at = sub.lease_until = None
-    sub.updated_at = now
-    session.add(sub)
 
 
 # --- statistics -----------------------------------------------------------------------------

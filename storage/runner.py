@@ -16,10 +16,11 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from functools import partial
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
@@ -78,16 +79,35 @@ class Database:
             self._executor, partial(self.run_sync, fn, *args, **kwargs)
         )
 
+    async def run_in_connection(
+        self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """`run` for hot paths that use no ORM: `fn(connection, ...)` in one transaction,
+        without a session's bookkeeping."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, partial(self._retried, self.engine.begin, fn, *args, **kwargs)
+        )
+
     def run_sync(
         self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """The same unit of work in the calling thread (the CLI, and code already off the loop)."""
+        return self._retried(partial(session_scope, self.engine), fn, *args, **kwargs)
+
+    def _retried(
+        self,
+        transaction: Callable[[], AbstractContextManager[Any]],
+        fn: Callable[..., T],
+        *args: Any,
+        **kwargs: Any,
+    ) -> T:
         deadline = time.monotonic() + self.busy_seconds
         backoff = FIRST_BACKOFF
         while True:
             try:
-                with session_scope(self.engine) as session:
-                    return fn(session, *args, **kwargs)
+                with transaction() as scope:
+                    return fn(scope, *args, **kwargs)
             except DBAPIError as exc:
                 if not is_busy(exc):
                     raise

@@ -11,8 +11,8 @@ import pytest
 from sqlmodel import select
 
 from bot.domain.admin import ImportResult, prepare_import
-from bot.handlers import admin as admin_handlers
-from bot.library import load_current_library
+from bot.services import library as library_service
+from bot.services.library import load_current_library
 from content.models import Library
 from storage.db import session_scope
 from storage.models import ImportedThread
@@ -212,7 +212,7 @@ def stuck_prepare_import(filename: str, data: bytes, library: Library) -> Import
 async def test_other_chats_are_answered_while_a_file_is_being_read(
     harness: Harness, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(admin_handlers, "prepare_import", gated_prepare_import)
+    monkeypatch.setattr(library_service, "prepare_import", gated_prepare_import)
     gate = tmp_path / "go"
     content = f"{gate}\n{GOOD_YAML}".encode()
     harness.emulator.send_document(ADMIN_ID, "lp-basics.yaml", content, "text/plain")
@@ -230,8 +230,8 @@ async def test_other_chats_are_answered_while_a_file_is_being_read(
 async def test_a_file_that_takes_too_long_to_read_is_given_up_with_a_clear_message(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(admin_handlers, "prepare_import", stuck_prepare_import)
-    monkeypatch.setattr(admin_handlers, "IMPORT_SECONDS", 0.5)
+    monkeypatch.setattr(library_service, "prepare_import", stuck_prepare_import)
+    monkeypatch.setattr(library_service, "IMPORT_SECONDS", 0.5)
     await upload(harness, "lp-basics.yaml", GOOD_YAML.encode())
     reply = harness.last_message(ADMIN_ID).content
     assert "Reading lp-basics.yaml took longer than 0.5 seconds" in reply
@@ -255,7 +255,7 @@ async def test_an_oversized_file_of_unstated_size_is_refused_after_download(
 async def test_a_reader_that_dies_is_reported_and_nothing_is_imported(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(admin_handlers, "prepare_import", crashing_prepare_import)
+    monkeypatch.setattr(library_service, "prepare_import", crashing_prepare_import)
     await upload(harness, "lp-basics.yaml", GOOD_YAML.encode())
     assert "I could not read lp-basics.yaml; nothing was imported" in (
         harness.last_message(ADMIN_ID).content

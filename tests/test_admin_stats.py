@@ -194,3 +194,14 @@ async def test_editing_a_broadcast_does_not_send_it_again(harness: Harness) -> N
     await harness.settle()
     assert harness.texts(601) == ["Hello"]
     assert len(harness.messages(ADMIN_ID)) == replies  # no "unknown command" either
+
+
+async def test_a_broadcast_reaches_trainees_exactly_as_the_admin_typed_it(
+    harness: Harness,
+) -> None:
+    harness.emulator.add_user(601, "Trainee 601")
+    add_trainee(harness.engine, 601, SubscriptionStatus.active)
+    text = "Exam <b>moved</b> to room 3 & 4 — bring a pen <3"
+    await harness.send(ADMIN_ID, f"/broadcast {text}")
+    assert harness.texts(601) == [text]
+    assert "entities" not in harness.messages(601)[0].data  # no bold: the tags are text

@@ -6,8 +6,8 @@ import asyncio
 import threading
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy import insert, text
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from storage.db import make_engine
@@ -103,3 +103,34 @@ async def test_a_fault_that_is_not_a_lock_is_raised_at_once(database_url: str) -
     finally:
         database.close()
         engine.dispose()
+
+
+async def test_work_on_a_bare_connection_is_retried_while_locked_too(database_url: str) -> None:
+    engine = make_engine(database_url)
+    other = make_engine(database_url)
+    release, held = threading.Event(), threading.Event()
+    locker = threading.Thread(target=_hold_write_lock, args=(other, release, held))
+    locker.start()
+    held.wait(5)
+    database = Database(engine, busy_seconds=10)
+
+    def grant(connection: Connection, user_id: int) -> int:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SET LOCAL lock_timeout = '100ms'"))
+        connection.execute(insert(Admin).values(user_id=user_id))
+        return user_id
+
+    try:
+        work = asyncio.ensure_future(database.run_in_connection(grant, 9))
+        await asyncio.sleep(0.3)
+        assert not work.done()
+        release.set()
+        assert await work == 9
+        with Session(engine) as session:
+            assert session.get(Admin, 9) is not None
+    finally:
+        release.set()
+        locker.join()
+        database.close()
+        engine.dispose()
+        other.dispose()

@@ -39,14 +39,14 @@ async def test_a_database_outage_is_logged_when_it_starts_and_when_it_ends(
     database = svc.engine
     # The database server goes away: nothing listens on its port any more.
     unreachable = make_engine(f"postgresql://postgres@127.0.0.1:{free_port()}/tweetdrip")
-    svc.engine = unreachable
+    svc.engine = svc.db.engine = unreachable  # the delivery engine's, and the handlers'
     try:
         await ticking.emulator.wait_for(lambda: svc.outages.failures >= 5, timeout=30)
         # A person's command during the outage fails the same way, and is counted too.
         ticking.emulator.send_message(TRAINEE, "/next")
         await ticking.emulator.wait_for(lambda: ticking.messages(TRAINEE), timeout=10)
     finally:
-        svc.engine = database
+        svc.engine = svc.db.engine = database
         unreachable.dispose()
     await ticking.emulator.wait_for(lambda: svc.outages.failures == 0, timeout=30)
 

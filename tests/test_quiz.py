@@ -11,7 +11,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 from telegram import PollAnswer, Update, User
 
-from bot.quizzes import poll_explanation, record_answer, send_quiz_poll
+from bot.quizzes import poll_explanation, send_quiz_poll
+from bot.services.quiz import record_answer
 from content.loader import bundled_library
 from content.models import QuizQuestion
 from storage.db import session_scope
@@ -265,3 +266,21 @@ def test_each_member_answers_a_drip_poll_in_a_group_once(engine: Engine) -> None
     with session_scope(engine) as session:
         cards = session.exec(select(ReviewCard.user_id).order_by(ReviewCard.user_id)).all()
     assert cards == [11, 12]
+
+
+async def test_a_question_is_shown_as_its_author_wrote_it_not_read_as_html(
+    harness: Harness,
+) -> None:
+    harness.emulator.add_user(TRAINEE)
+    question = QuizQuestion(
+        id="qh",
+        question="Opening pressure <6 cm H2O & orthostatic headache: what is it?",
+        options=["<b>SIH</b>", "IIH & co"],
+        correct=[0],
+        explanation="Low pressure (<6) & a positional headache.",
+    )
+    message = await send_quiz_poll(harness.app.bot, TRAINEE, question)
+    assert message.poll is not None
+    assert message.poll.question == question.question
+    assert sorted(o.text for o in message.poll.options) == sorted(question.options)
+    assert message.poll.explanation == question.explanation

@@ -6,9 +6,10 @@ import datetime as dt
 
 from sqlalchemy.engine import Engine
 
+from bot.app import REMINDER_JOB
 from bot.domain.reminders import reminder_at
 from bot.emulator import TelegramEmulator
-from bot.handlers.quiz import REMINDER_JOB, send_quiz_reminders
+from bot.handlers.quiz import send_quiz_reminders
 from storage.models import SubscriptionStatus
 from tests.harness import Harness, start_harness
 from tests.test_onboarding import onboard, subscription

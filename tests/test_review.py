@@ -18,7 +18,7 @@ from bot.domain.review import (
     reviews_to_add,
     scheduler,
 )
-from bot.quizzes import record_answer
+from bot.services.quiz import record_answer
 from storage.db import session_scope
 from storage.models import PollKind, PollRecord, ReviewCard, ReviewLogRecord
 from storage.quiz import count_due_cards, due_cards

@@ -8,15 +8,15 @@ import datetime as dt
 import pytest
 from sqlmodel import select
 
+from bot.domain.admin import library_lines, track_lines
 from bot.domain.leaderboard import Topic
 from bot.domain.scoring import Accuracy, ThreadProgress
 from bot.domain.scoring import Topic as WeakTopic
 from bot.domain.streaks import Streak
 from bot.emulator.formatting import format_text, utf16_len
-from bot.handlers.admin import library_lines, track_lines
 from bot.handlers.group import _topic_hint, lobby_text, standings_text
 from bot.handlers.trainee import _question
-from bot.quizzes import ProgressReport, poll_explanation, progress_html
+from bot.quizzes import poll_explanation
 from bot.render import (
     author_credit,
     header_text,
@@ -24,6 +24,8 @@ from bot.render import (
     text_with_media_links,
     thread_end_text,
 )
+from bot.services.quiz import ProgressReport
+from bot.views import progress_html
 from content.loader import dump_thread_yaml
 from content.models import (
     AUTHOR_HANDLE_MAX,

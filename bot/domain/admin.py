@@ -1,12 +1,12 @@
-"""Admin rules with no Telegram in them: reading /schedule, preparing imports, reports.
+"""Admin rules with no Telegram and no database in them: reading /schedule, preparing imports.
 
 The Telegram handlers (bot/handlers/admin.py) and the operator CLI (bot/cli_admin.py) both
-use these, so a schedule typed in a chat and one typed in a shell are checked the same way.
+use these (through bot/services/), so a schedule typed in a chat and one typed in a shell
+are checked the same way.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import difflib
 import hashlib
@@ -14,9 +14,7 @@ import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import TextIO
-
-from sqlalchemy.engine import Engine
+from typing import Literal
 
 from bot.domain.schedule import local_instant
 from bot.domain.timeparse import InputError, parse_clock_time, parse_timezone, zone
@@ -24,10 +22,9 @@ from content.importers import ContentImportError, import_text
 from content.loader import dump_thread_yaml
 from content.models import Library, Thread
 from content.validate import parse_thread_text, validate_thread
-from storage import admin as store
-from storage.admin import AdminStats, ProgressRow
-from storage.db import session_scope
-from storage.models import PlanKind, Subscription, SubscriptionKind
+
+PlanKind = Literal["thread", "track"]
+ChatKind = Literal["group", "channel"]
 
 MAX_PACE = 50
 SCHEDULE_USAGE = (
@@ -61,22 +58,22 @@ def resolve_plan(library: Library, text: str) -> tuple[PlanKind, str, str]:
     prefix, sep, rest = raw.partition(":")
     wanted: PlanKind | None = None
     if sep and prefix.lower() in ("thread", "track"):
-        wanted, raw = PlanKind(prefix.lower()), rest.strip()
+        wanted, raw = ("thread" if prefix.lower() == "thread" else "track"), rest.strip()
     key = raw.lower()
-    is_thread = key in library.threads and wanted in (None, PlanKind.thread)
-    is_track = key in library.tracks and wanted in (None, PlanKind.track)
+    is_thread = key in library.threads and wanted in (None, "thread")
+    is_track = key in library.tracks and wanted in (None, "track")
     if is_thread and is_track:
         raise InputError(
             f"“{raw}” is both a thread and a track; write thread:{key} or track:{key}."
         )
     if is_thread:
-        return PlanKind.thread, key, library.threads[key].title
+        return "thread", key, library.threads[key].title
     if is_track:
-        return PlanKind.track, key, library.tracks[key].title
+        return "track", key, library.tracks[key].title
     known = [*library.threads, *library.tracks]
     close = difflib.get_close_matches(key, known, n=1)
     hint = f" Did you mean {close[0]}?" if close else ""
-    return_kind = wanted.value if wanted else "thread or track"
+    return_kind = wanted or "thread or track"
     raise InputError(
         f"I don't know a {return_kind} called “{raw[:60]}”.{hint} /threads lists the library."
     )
@@ -197,47 +194,7 @@ class PublishTarget:
 
     chat_id: int
     title: str
-    kind: SubscriptionKind
-
-
-class ScheduleConflict(Exception):
-    """The same plan is already running in that chat."""
-
-
-def store_schedule(
-    engine: Engine,
-    request: ScheduleRequest,
-    target: PublishTarget,
-    created_by: int | None,
-    now: dt.datetime,
-) -> int:
-    """Save a checked schedule; return its id. Raises ScheduleConflict for a duplicate."""
-    with session_scope(engine) as session:
-        running = store.find_running_schedule(
-            session, target.chat_id, request.plan_kind, request.plan_id
-        )
-        if running is not None:
-            raise ScheduleConflict(
-                f"{request.plan_id} is already scheduled into {target.title or target.chat_id} "
-                f"(#{running.id}); "
-                f"remove #{running.id} first to start it again."
-            )
-        sub = store.create_schedule(
-            session,
-            kind=target.kind,
-            chat_id=target.chat_id,
-            chat_title=target.title,
-            plan_kind=request.plan_kind,
-            plan_id=request.plan_id,
-            timezone=request.timezone,
-            delivery_time=request.delivery_time,
-            pace=request.pace,
-            start_at=request.start_at,
-            created_by=created_by,
-            now=now,
-        )
-        assert sub.id is not None
-        return sub.id
+    kind: ChatKind
 
 
 CHANNEL_NOTE = (
@@ -261,7 +218,7 @@ def schedule_confirmation(
             f"{request.delivery_time} does not exist on that day in {request.timezone} "
             f"(clocks go forward), so the first one goes at {request.start_local:%H:%M}."
         )
-    if target.kind == SubscriptionKind.channel:
+    if target.kind == "channel":
         lines.append(CHANNEL_NOTE)
     return lines
 
@@ -270,24 +227,6 @@ def pace_label(pace: int) -> str:
     if pace == 0:
         return "a whole thread a day"
     return "1 post a day" if pace == 1 else f"{pace} posts a day"
-
-
-def schedule_line(sub: Subscription, library: Library) -> str:
-    """`#3 csf-leak-blood-patch (thread) → Journal club (-100123, group) · 4 posts a day at
-    08:00 Europe/London · next Mon 04 May 08:00 · active`, as plain text."""
-    if sub.plan_kind == PlanKind.track:
-        title = library.tracks[sub.plan_id].title if sub.plan_id in library.tracks else None
-    else:
-        title = library.threads[sub.plan_id].title if sub.plan_id in library.threads else None
-    plan = f"{sub.plan_id} ({sub.plan_kind}{'' if title else ', no longer in the library'})"
-    chat = f"{sub.name} ({sub.chat_id}, {sub.kind})" if sub.name else f"{sub.chat_id} ({sub.kind})"
-    when = f"{pace_label(sub.pace)} at {sub.delivery_time} {sub.timezone}"
-    if sub.next_due_at is not None and sub.status == "active":
-        local = sub.next_due_at.astimezone(zone(sub.timezone))
-        nxt = f"next {local:%a %d %b %Y %H:%M}"
-    else:
-        nxt = "no next send"
-    return f"#{sub.id} {plan} → {chat} · {when} · {nxt} · {sub.status}"
 
 
 # --- /import --------------------------------------------------------------------------------
@@ -410,85 +349,7 @@ def import_summary_lines(result: ImportResult) -> list[str]:
     return lines
 
 
-# --- reports --------------------------------------------------------------------------------
-
-
-def _pct(value: float) -> str:
-    return f"{value * 100:.0f}%"
-
-
-def format_stats_table(stats: AdminStats, *, max_questions: int | None = None) -> str:
-    """A plain-text report with aligned columns (for a terminal, or a <pre> block)."""
-    out: list[str] = ["Subscribers (trainees)"]
-    for status, count in stats.subscribers.items():
-        out.append(f"  {status:<11} {count:>7}")
-    out.append(f"  {'total':<11} {sum(stats.subscribers.values()):>7}")
-    out.append("")
-    out.append(
-        f"Deliveries, last 7 days: {stats.deliveries_last_7_days} messages "
-        f"in {stats.installments_last_7_days} installments"
-    )
-    for day, count in stats.deliveries_by_day:
-        out.append(f"  {day:%a %Y-%m-%d} {count:>7}")
-    out.append("")
-    out.append("Completions per thread")
-    width = max((len(c.thread_id) for c in stats.completions), default=10)
-    for c in stats.completions:
-        out.append(f"  {c.thread_id:<{width}} {c.completions:>6}")
-    out.append("")
-    out.append("Accuracy per question, hardest first")
-    if not stats.questions:
-        out.append("  no answers yet")
-    shown = stats.questions if max_questions is None else stats.questions[:max_questions]
-    for q in shown:
-        text = q.question if len(q.question) <= 60 else q.question[:59] + "…"
-        out.append(
-            f"  {_pct(q.accuracy):>4} {q.correct:>5}/{q.attempts:<5} "
-            f"{q.thread_id} {q.question_id}: {text}"
-        )
-    if len(shown) < len(stats.questions):
-        out.append(f"  … and {len(stats.questions) - len(shown)} more (tweetdrip stats)")
-    return "\n".join(out)
-
-
-PROGRESS_COLUMNS = [
-    "user_id",
-    "name",
-    "thread",
-    "posts_delivered",
-    "questions_answered",
-    "accuracy",
-    "last_activity",
-]
-
-
-def _spreadsheet_safe(text: str) -> str:
-    """A name starting with = + - @ would run as a formula in a spreadsheet; defuse it."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def write_progress_csv(rows: Iterable[ProgressRow], out: TextIO) -> int:
-    """Write the progress export; return the number of rows written."""
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(PROGRESS_COLUMNS)
-    count = 0
-    for row in rows:
-        accuracy = row.accuracy
-        writer.writerow(
-            [
-                row.user_id,
-                _spreadsheet_safe(row.name),
-                row.thread_id,
-                row.posts_delivered,
-                row.questions_answered,
-                "" if accuracy is None else f"{accuracy:.3f}",
-                row.last_activity.astimezone(dt.UTC).isoformat(timespec="seconds")
-                if row.last_activity
-                else "",
-            ]
-        )
-        count += 1
-    return count
+# --- /threads ----------------------------------------------------------------------------------
 
 
 def library_lines(library: Library, imported: Collection[str] = ()) -> list[str]:

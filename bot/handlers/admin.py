@@ -3,57 +3,44 @@ statistics and announcements.
 
 Every handler here is wrapped in `admin_only`: anyone else is told the command is not
 available and nothing happens. Admins are the ADMIN_IDS of the settings plus those granted
-with /admin add.
+with /admin add. Each handler reads the update, calls a service (bot/services/) through the
+database runner, and renders the reply. Registered in bot/app.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import difflib
 import functools
 import logging
-import os
-import pickle
-import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from sqlalchemy.engine import Engine
 from telegram import (
     Bot,
-    ChatMemberAdministrator,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
     ReplyParameters,
     Update,
 )
-from telegram.constants import ChatAction, ChatMemberStatus, ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError, TimedOut
-from telegram.ext import Application, CommandHandler, MessageHandler, filters
+from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 
-from bot.callbacks import ButtonHandler, ImportChoice, encode, pressed
+from bot.callbacks import ImportChoice, encode, pressed
 from bot.charts_admin import stats_chart_png
 from bot.commands import publish_admin_menu
 from bot.context import Context, Services, services
 from bot.dispatch import _send_post as send_post
 from bot.domain.admin import (
     ImportResult,
-    PublishTarget,
-    ScheduleConflict,
     check_import_file,
-    format_stats_table,
     import_summary_lines,
-    import_token,
     library_lines,
     parse_schedule_args,
-    prepare_import,
     schedule_confirmation,
-    schedule_line,
-    store_schedule,
     track_lines,
 )
 from bot.domain.drip import END_ITEM, Position, plan_installment
@@ -61,11 +48,15 @@ from bot.domain.timeparse import InputError
 from bot.quizzes import send_quiz_poll
 from bot.render import header_text, split_html, thread_end_text
 from bot.sending import Outcome, SendResult, send_safely
+from bot.services import admin as admins
+from bot.services import library as imports
+from bot.services import schedules
+from bot.services.admin import Grant
+from bot.services.library import ReadFailed, ReadTooSlow
+from bot.services.schedules import ScheduleConflict
+from bot.targets import TargetError, check_publish_target
+from bot.views import schedule_line, stats_table
 from content.models import MESSAGE_TEXT_LIMIT, Library, Thread
-from content.validate import ContentError
-from storage import admin as store
-from storage.db import session_scope
-from storage.models import SubscriptionKind
 
 log = logging.getLogger(__name__)
 
@@ -73,20 +64,11 @@ NOT_AVAILABLE = "That command is not available."
 FILES_NOT_AVAILABLE = "I can't do anything with files here. Send /help to see what I can do."
 PRIVATE_ONLY = "Admin commands work only in a private chat with me."
 MAX_REPORT_PROBLEMS = 40
-IMPORT_SECONDS = 20.0  # how long reading one uploaded file may take
 
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
 
 # --- who is an admin ------------------------------------------------------------------------
-
-
-def is_admin(svc: Services, user_id: int) -> bool:
-    """ADMIN_IDS from the settings, or granted with /admin add."""
-    if user_id in svc.settings.admin_ids:
-        return True
-    with session_scope(svc.engine) as session:
-        return store.is_granted_admin(session, user_id)
 
 
 def admin_only(refusal: str = NOT_AVAILABLE) -> Callable[[Handler], Handler]:
@@ -98,7 +80,8 @@ def admin_only(refusal: str = NOT_AVAILABLE) -> Callable[[Handler], Handler]:
             user = update.effective_user
             if user is None:
                 return
-            if not is_admin(services(context), user.id):
+            svc = services(context)
+            if not await svc.db.run(admins.is_admin, user.id, svc.settings.admin_ids):
                 log.info("user %s tried admin handler %s", user.id, handler.__name__)
                 await _refuse(update, refusal)
                 return
@@ -120,40 +103,13 @@ async def _refuse(update: Update, text: str) -> None:
         await update.effective_message.reply_text(text)
 
 
-def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Admin commands, the /import file upload and its Publish/Cancel buttons.
-
-    New messages only: an edited `/broadcast` must not send the announcement again.
-    """
-    new = filters.UpdateType.MESSAGE
-    commands: list[tuple[str, Handler]] = [
-        ("admin", admin_command),
-        ("threads", threads_command),
-        ("preview", preview_command),
-        ("schedule", schedule_command),
-        ("schedules", schedules_command),
-        ("unschedule", unschedule_command),
-        ("import", import_command),
-        ("stats", stats_command),
-        ("broadcast", broadcast_command),
-    ]
-    for name, callback in commands:
-        app.add_handler(CommandHandler(name, callback, filters=new))
-    app.add_handler(
-        MessageHandler(new & filters.ChatType.PRIVATE & filters.Document.ALL, import_document)
-    )
-    app.add_handler(ButtonHandler(import_choice, ImportChoice))
-
-
 # --- replies --------------------------------------------------------------------------------
 
 
 async def _say(update: Update, html: str, markup: InlineKeyboardMarkup | None = None) -> Message:
     chat = update.effective_chat
     assert chat is not None
-    return await chat.send_message(
-        html, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=None
-    )
+    return await chat.send_message(html, reply_markup=markup, link_preview_options=None)
 
 
 async def _say_lines(update: Update, lines: Sequence[str]) -> None:
@@ -181,65 +137,64 @@ async def admin_command(update: Update, context: Context) -> None:
     assert user is not None
     args = context.args or []
     action = args[0].lower() if args else "list"
+    configured = svc.settings.admin_ids
     if action == "list":
-        await _say(update, _admin_list(svc))
+        await _say(update, _admin_list(await svc.db.run(admins.admins, configured)))
         return
-    if action not in ("add", "remove") or len(args) != 2:
-        await _say(update, escape(ADMIN_USAGE))
-        return
+    target = _user_id(args[1]) if action in ("add", "remove") and len(args) == 2 else None
+    if target is None:
+        await _say(update, _admin_usage(args))
+    elif action == "add":
+        granted = await svc.db.run(admins.grant, target, user.id, configured, svc.now())
+        if granted == Grant.added:
+            await publish_admin_menu(context.application, target)
+        await _say(update, ADMIN_REPLIES[granted].format(target))
+    else:
+        revoked = await svc.db.run(admins.revoke, target, configured)
+        if revoked == Grant.removed:
+            await publish_admin_menu(context.application, target, admin=False)
+        await _say(update, REMOVE_REPLIES[revoked].format(target))
+
+
+ADMIN_REPLIES = {
+    Grant.added: "✅ {} is now an admin. The admin commands appear in their menu "
+    "(once they have opened a chat with me).",
+    Grant.unchanged: "{} is already an admin.",
+}
+REMOVE_REPLIES = {
+    Grant.removed: "🗑 {} is no longer an admin.",
+    Grant.unchanged: "{} is not an admin.",
+    Grant.configured: "{} is an admin through ADMIN_IDS in the bot's configuration, so they "
+    "can't be removed from chat. Take them out of ADMIN_IDS and restart the bot.",
+}
+
+
+def _user_id(text: str) -> int | None:
     try:
-        target = int(args[1])
-        if target <= 0:
-            raise ValueError
+        user_id = int(text)
     except ValueError:
-        await _say(
-            update,
-            f"“{escape(args[1][:40])}” is not a Telegram user id. A user id is a positive number; "
-            "the person can get theirs from @userinfobot.",
-        )
-        return
-    if action == "add":
-        with session_scope(svc.engine) as session:
-            added = target not in svc.settings.admin_ids and store.grant_admin(
-                session, target, user.id, svc.now()
-            )
-        if not added:
-            await _say(update, f"{target} is already an admin.")
-            return
-        await publish_admin_menu(context.application, target)
-        await _say(
-            update,
-            f"✅ {target} is now an admin. The admin commands appear in their menu "
-            "(once they have opened a chat with me).",
-        )
-        return
-    if target in svc.settings.admin_ids:
-        await _say(
-            update,
-            f"{target} is an admin through ADMIN_IDS in the bot's configuration, so they can't "
-            "be removed from chat. Take them out of ADMIN_IDS and restart the bot.",
-        )
-        return
-    with session_scope(svc.engine) as session:
-        removed = store.revoke_admin(session, target)
-    if not removed:
-        await _say(update, f"{target} is not an admin.")
-        return
-    await publish_admin_menu(context.application, target, admin=False)
-    await _say(update, f"🗑 {target} is no longer an admin.")
+        return None
+    return user_id if user_id > 0 else None
 
 
-def _admin_list(svc: Services) -> str:
-    with session_scope(svc.engine) as session:
-        granted = store.granted_admins(session)
+def _admin_usage(args: Sequence[str]) -> str:
+    if len(args) == 2 and args[0].lower() in ("add", "remove"):
+        return (
+            f"“{escape(args[1][:40])}” is not a Telegram user id. A user id is a positive "
+            "number; the person can get theirs from @userinfobot."
+        )
+    return escape(ADMIN_USAGE)
+
+
+def _admin_list(entries: Sequence[admins.AdminEntry]) -> str:
     lines = ["<b>Admins</b>"]
-    for user_id in svc.settings.admin_ids:
-        lines.append(f"• {user_id} (ADMIN_IDS)")
-    for row in granted:
-        if row.user_id in svc.settings.admin_ids:
+    for entry in entries:
+        if entry.configured:
+            lines.append(f"• {entry.user_id} (ADMIN_IDS)")
             continue
-        by = f" by {row.granted_by}" if row.granted_by else ""
-        lines.append(f"• {row.user_id} (granted{by} on {row.granted_at:%Y-%m-%d})")
+        by = f" by {entry.granted_by}" if entry.granted_by else ""
+        when = f"{entry.granted_at:%Y-%m-%d}" if entry.granted_at else "?"
+        lines.append(f"• {entry.user_id} (granted{by} on {when})")
     if len(lines) == 1:
         lines.append("none")
     lines.append("\n" + escape(ADMIN_USAGE))
@@ -254,8 +209,7 @@ async def threads_command(update: Update, context: Context) -> None:
     """The library: id, title, posts, questions, status; then the tracks."""
     svc = services(context)
     library = svc.library()
-    with session_scope(svc.engine) as session:
-        imported = store.published_import_ids(session)
+    imported = await svc.db.run(imports.imported_ids)
     lines = [f"<b>Library: {len(library.threads)} threads</b>"]
     lines += [f"• {escape(line)}" for line in library_lines(library, imported)]
     lines.append(f"\n<b>Tracks: {len(library.tracks)}</b>")
@@ -361,61 +315,6 @@ async def send_preview(
 # --- /schedule, /schedules, /unschedule -----------------------------------------------------
 
 
-class TargetError(Exception):
-    """The bot cannot publish into that chat; the message says what to do about it."""
-
-
-async def check_publish_target(bot: Bot, chat: int | str) -> PublishTarget:
-    """Ask Telegram whether the bot can post into `chat` (getChat, getChatMember for itself)."""
-    shown = str(chat)
-    try:
-        info = await bot.get_chat(chat)
-    except Forbidden:
-        raise TargetError(
-            f"I am not a member of {shown}. Add me to it as an admin, then schedule again."
-        ) from None
-    except BadRequest as exc:
-        raise TargetError(
-            f"I can't find the chat {shown} ({exc.message}). Add me to the group or channel "
-            "as an admin first, and check the id or @username."
-        ) from None
-    except (TimedOut, NetworkError) as exc:
-        raise TargetError(f"Telegram did not answer ({exc.message}); try again.") from None
-    if info.type == ChatType.PRIVATE:
-        raise TargetError(
-            f"{shown} is a private chat. Schedules go into groups and channels; "
-            "trainees subscribe themselves with /start."
-        )
-    title = info.title or (f"@{info.username}" if info.username else str(info.id))
-    kind = SubscriptionKind.channel if info.type == ChatType.CHANNEL else SubscriptionKind.group
-    try:
-        member = await bot.get_chat_member(info.id, bot.id)
-    except Forbidden:
-        raise TargetError(f"I am not a member of {title}. Add me as an admin first.") from None
-    except BadRequest as exc:
-        raise TargetError(f"I can't check my rights in {title} ({exc.message}).") from None
-    except (TimedOut, NetworkError) as exc:
-        raise TargetError(f"Telegram did not answer ({exc.message}); try again.") from None
-    if member.status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED):
-        raise TargetError(f"I am not in {title} any more. Add me back as an admin first.")
-    if member.status not in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER):
-        raise TargetError(
-            f"I am in {title} but not an admin. Make me an admin"
-            + (" with the right to post messages" if kind == SubscriptionKind.channel else "")
-            + ", then schedule again."
-        )
-    if (
-        kind == SubscriptionKind.channel
-        and isinstance(member, ChatMemberAdministrator)
-        and not member.can_post_messages
-    ):
-        raise TargetError(
-            f"I am an admin of {title} but can't post messages there. "
-            "Give me the “Post messages” right, then schedule again."
-        )
-    return PublishTarget(info.id, title, kind)
-
-
 @admin_only()
 async def schedule_command(update: Update, context: Context) -> None:
     """`/schedule <thread|track> <chat> <YYYY-MM-DD> <HH:MM> [zone] [posts per day]`."""
@@ -430,13 +329,9 @@ async def schedule_command(update: Update, context: Context) -> None:
             default_timezone=svc.settings.default_timezone,
             default_pace=svc.settings.default_pace,
         )
-    except InputError as exc:
-        await _say(update, f"⚠️ {escape(str(exc))}")
-        return
-    try:
         target = await check_publish_target(context.bot, request.chat)
-        schedule_id = store_schedule(svc.engine, request, target, user.id, svc.now())
-    except (TargetError, ScheduleConflict) as exc:
+        schedule_id = await svc.db.run(schedules.add_schedule, request, target, user.id, svc.now())
+    except (InputError, TargetError, ScheduleConflict) as exc:
         await _say(update, f"⚠️ {escape(str(exc))}")
         return
     lines = schedule_confirmation(schedule_id, request, target)
@@ -447,16 +342,14 @@ async def schedule_command(update: Update, context: Context) -> None:
 @admin_only()
 async def schedules_command(update: Update, context: Context) -> None:
     svc = services(context)
-    library = svc.library()
-    with session_scope(svc.engine) as session:
-        lines = [schedule_line(sub, library) for sub in store.schedules(session)]
-    if not lines:
+    found = await svc.db.run(schedules.schedules, svc.library())
+    if not found:
         await _say(update, "Nothing is scheduled. /schedule publishes a thread or track.")
         return
     await _say_lines(
         update,
         ["<b>Schedules</b> (next send in each schedule's time zone)"]
-        + [f"• {escape(line)}" for line in lines],
+        + [f"• {escape(schedule_line(s))}" for s in found],
     )
 
 
@@ -469,15 +362,14 @@ async def unschedule_command(update: Update, context: Context) -> None:
     except ValueError:
         await _say(update, "Usage: /unschedule &lt;id&gt; (/schedules shows the ids)")
         return
-    with session_scope(svc.engine) as session:
-        removed = store.delete_schedule(session, schedule_id)
+    removed = await svc.db.run(schedules.remove_schedule, schedule_id)
     if removed is None:
         await _say(update, f"There is no schedule #{schedule_id}. /schedules lists them.")
         return
     await _say(
         update,
-        f"🗑 Removed schedule #{schedule_id}: {escape(str(removed.plan_id))} into "
-        f"{escape(removed.name or str(removed.chat_id))}. Nothing more will be sent.",
+        f"🗑 Removed schedule #{schedule_id}: {escape(removed.plan_id)} into "
+        f"{escape(removed.chat)}. Nothing more will be sent.",
     )
 
 
@@ -545,17 +437,17 @@ async def _import_in_background(
     """Read the file, keep its drafts waiting for Publish, and send the report."""
 
     async def say(html: str, markup: InlineKeyboardMarkup | None = None) -> None:
-        await bot.send_message(chat_id, html, parse_mode=ParseMode.HTML, reply_markup=markup)
+        await bot.send_message(chat_id, html, reply_markup=markup)
 
     try:
         await bot.send_chat_action(chat_id, ChatAction.TYPING)
         try:
-            result = await read_import(filename, data, svc.library())
+            result = await imports.read_import(filename, data, svc.library())
         except ReadTooSlow:
             await say(
-                f"⚠️ Reading {escape(filename)} took longer than {IMPORT_SECONDS:g} seconds, so "
-                "I stopped. Nothing was imported. Split it into smaller files (one thread "
-                "each) and send them one at a time."
+                f"⚠️ Reading {escape(filename)} took longer than "
+                f"{imports.IMPORT_SECONDS:g} seconds, so I stopped. Nothing was imported. "
+                "Split it into smaller files (one thread each) and send them one at a time."
             )
             return
         except ReadFailed as exc:
@@ -566,10 +458,7 @@ async def _import_in_background(
             for part in split_html("\n".join(import_problem_lines(result))):
                 await say(part)
             return
-        items = [(d.thread.id, d.yaml_text) for d in result.drafts]
-        with session_scope(svc.engine) as session:
-            store.replace_pending_imports(session, admin_id, items, svc.now())
-        token = import_token(items)
+        token = await svc.db.run(imports.stage_import, admin_id, result, svc.now())
         buttons = InlineKeyboardMarkup(
             [
                 [
@@ -588,42 +477,6 @@ async def _import_in_background(
         await say(parts[-1], buttons)
     except TelegramError as exc:
         log.warning("the report on %s did not reach %s: %s", filename, chat_id, exc)
-
-
-class ReadFailed(Exception):
-    """The child process reading an uploaded file ended without a result."""
-
-
-class ReadTooSlow(ReadFailed):
-    """Reading an uploaded file took longer than IMPORT_SECONDS; the reader was stopped."""
-
-
-async def read_import(filename: str, data: bytes, library: Library) -> ImportResult:
-    """`prepare_import` in a child process, stopped after IMPORT_SECONDS (ReadTooSlow): a
-    huge or hostile file can neither hold up the bot nor keep a core busy once given up."""
-    # The function travels by reference (module and name), so a stand-in works too.
-    payload = pickle.dumps((prepare_import, filename, data, library))
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.import_worker",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        # Whatever this process can import, the child can (the stand-in's module included).
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-    )
-    try:
-        output, errors = await asyncio.wait_for(child.communicate(payload), IMPORT_SECONDS)
-    except TimeoutError:
-        child.kill()
-        await child.wait()
-        raise ReadTooSlow from None
-    if child.returncode != 0:
-        last = errors.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-        raise ReadFailed(f"exit status {child.returncode}: {last[0]}")
-    result: ImportResult = pickle.loads(output)
-    return result
 
 
 def import_problem_lines(result: ImportResult) -> list[str]:
@@ -653,6 +506,11 @@ def import_summary_html(result: ImportResult) -> list[str]:
     return lines
 
 
+STALE_IMPORT = (
+    "That import is no longer waiting: it was published, cancelled or replaced by a newer file."
+)
+
+
 @admin_only()
 async def import_choice(update: Update, context: Context) -> None:
     """The Publish or Cancel button under an import report."""
@@ -661,59 +519,34 @@ async def import_choice(update: Update, context: Context) -> None:
     user = update.effective_user
     assert query is not None and user is not None
     choice = pressed(update, ImportChoice)
-    with session_scope(svc.engine) as session:
-        rows = store.pending_imports(session, user.id)
-        current = import_token((r.thread_id, r.yaml_text) for r in rows) if rows else None
-        if current != choice.token:
-            rows = []
-        elif not choice.publish:
-            store.discard_pending_imports(session, user.id)
     await query.answer()
     await _drop_buttons(query.message)
-    if not rows:
-        await _say(
-            update,
-            "That import is no longer waiting: it was published, cancelled or replaced by a "
-            "newer file.",
-        )
-        return
     if not choice.publish:
-        await _say(update, "Cancelled: nothing was imported.")
+        cancelled = await svc.db.run(imports.cancel_import, user.id, choice.token)
+        await _say(update, "Cancelled: nothing was imported." if cancelled else STALE_IMPORT)
         return
-    await _say_lines(update, publish_pending(svc, user.id, rows))
+    # Several units of work with the library reloaded between them: in a worker thread.
+    published = await asyncio.to_thread(
+        imports.publish_import, svc.db, user.id, choice.token, svc.library(), svc.reload_library
+    )
+    await _say_lines(update, _published_lines(published, svc.library()))
 
 
-def publish_pending(svc: Services, admin_id: int, rows: Sequence[Any]) -> list[str]:
-    """Publish an admin's confirmed import and reload the library; undo it if it won't load."""
-    library = svc.library()
-    clashes = [r.thread_id for r in rows if r.thread_id in library.threads]
-    if clashes:
-        with session_scope(svc.engine) as session:
-            store.discard_pending_imports(session, admin_id)
+def _published_lines(published: imports.Published, library: Library) -> list[str]:
+    if published.stale:
+        return [STALE_IMPORT]
+    if published.clashes:
         return [
             "⚠️ Not imported: "
-            + ", ".join(escape(c) for c in clashes)
+            + ", ".join(escape(c) for c in published.clashes)
             + " joined the library in the meantime. Change the id and send the file again."
         ]
-    with session_scope(svc.engine) as session:
-        published = store.publish_imports(session, rows)
-    try:
-        library = svc.reload_library()
-    except ContentError as exc:
-        log.error("imported threads %s broke the library: %s", published, exc)
-        with session_scope(svc.engine) as session:
-            for thread_id in published:
-                row = session.get(store.ImportedThread, thread_id)
-                if row is not None:
-                    row.status = store.IMPORT_PENDING
-                    session.add(row)
-            store.discard_pending_imports(session, admin_id)
-        svc.reload_library()
+    if published.problems:
         return ["⚠️ Not imported: the library would not load with it."] + [
-            f"<code>{escape(str(p))}</code>" for p in exc.problems[:MAX_REPORT_PROBLEMS]
+            f"<code>{escape(p)}</code>" for p in published.problems[:MAX_REPORT_PROBLEMS]
         ]
     lines = ["✅ <b>Published</b>; it is in /threads now:"]
-    for thread_id in published:
+    for thread_id in published.thread_ids:
         thread = library.threads.get(thread_id)
         title = thread.title if thread else thread_id
         lines.append(f"• {escape(title)} ({escape(thread_id)})")
@@ -741,19 +574,13 @@ async def stats_command(update: Update, context: Context) -> None:
     svc = services(context)
     chat = update.effective_chat
     assert chat is not None
-    # ~0.4 s of queries for 10,000 trainees on SQLite: off the event loop, like the chart.
-    stats = await asyncio.to_thread(_collect_stats, svc.engine, svc.library(), svc.now())
-    await _say_pre(update, format_stats_table(stats, max_questions=STATS_QUESTIONS_IN_CHAT))
+    stats = await svc.db.run(admins.stats, svc.library(), svc.now())
+    await _say_pre(update, stats_table(stats, max_questions=STATS_QUESTIONS_IN_CHAT))
     png = await asyncio.to_thread(stats_chart_png, stats)
     try:
         await context.bot.send_photo(chat.id, png, caption="tweetdrip statistics")
     except BadRequest as exc:
         log.warning("the stats chart was refused: %s", exc.message)
-
-
-def _collect_stats(engine: Engine, library: Library, now: dt.datetime) -> store.AdminStats:
-    with session_scope(engine) as session:
-        return store.collect_stats(session, library, now)
 
 
 # --- /broadcast -----------------------------------------------------------------------------
@@ -794,8 +621,7 @@ async def broadcast_command(update: Update, context: Context) -> None:
             f"That announcement is {len(text)} characters; Telegram allows {MESSAGE_TEXT_LIMIT}.",
         )
         return
-    with session_scope(svc.engine) as session:
-        chats = store.active_trainee_chats(session)
+    chats = await svc.db.run(admins.broadcast_chats)
     if not chats:
         await _say(update, "There are no active subscribers; nothing was sent.")
         return
@@ -814,15 +640,15 @@ async def broadcast(
 
     async def worker() -> None:
         for chat_id in pending:
+            # The admin's own words, shown as typed: not HTML.
             result = await send_safely(
-                lambda c: bot.send_message(c, text), chat_id, pacer=svc.pacer
+                lambda c: bot.send_message(c, text, parse_mode=None), chat_id, pacer=svc.pacer
             )
             if result.outcome == Outcome.sent:
                 counts.sent += 1
             elif result.outcome == Outcome.blocked:
                 counts.blocked += 1
-                with session_scope(svc.engine) as session:
-                    store.mark_chat_blocked(session, chat_id, svc.now())
+                await svc.db.run(admins.mark_blocked, chat_id, svc.now())
             else:
                 counts.failed += 1
                 log.info("broadcast to %s failed: %s", chat_id, result.error)
