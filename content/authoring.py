@@ -754,6 +754,13 @@ def _reference_data(ref: _Reference, i: int, lines: dict[Loc, int]) -> dict[str,
 # Writing
 
 
+def _front_matter_yaml(front: dict[str, Any]) -> str:
+    """The front matter's YAML, without the document-end marker (`...`) PyYAML writes after a
+    value that keeps trailing blank lines: it would end the front matter early. Those blank
+    lines themselves stay, so the value reads back unchanged."""
+    return dump_yaml(front).removesuffix("...\n").removesuffix("\n")
+
+
 def _front_matter(thread: Thread) -> dict[str, Any]:
     source = thread.source
     author: Any = format_author(thread.author)
@@ -861,7 +868,7 @@ def _reference_lines(ref: Any) -> list[str]:
 
 def dump_thread_markdown(thread: Thread) -> str:
     """Return `thread` in the authoring format; reading it back gives the same thread."""
-    out = ["---", dump_yaml(_front_matter(thread)).rstrip("\n"), "---"]
+    out = ["---", _front_matter_yaml(_front_matter(thread)), "---"]
     for number, post in enumerate(thread.posts, 1):
         if number > 1:
             out.append("")
@@ -899,7 +906,7 @@ def scaffold_markdown(thread_id: str, title: str | None = None, author: str | No
         "title": title or "TODO: the title trainees see",
         "author": author or "TODO Your Name (@yourhandle)",
     }
-    head = dump_yaml(front).rstrip("\n")
+    head = _front_matter_yaml(front)
     return f"""---
 # The thread's details, in YAML. Lines starting with # are comments.
 {head}

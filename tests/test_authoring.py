@@ -376,6 +376,18 @@ def test_any_valid_thread_survives_markdown_and_yaml_round_trips(thread: Thread)
     assert dump_thread_markdown(from_yaml) == markdown
 
 
+def test_a_front_matter_value_ending_in_blank_lines_survives_the_round_trip() -> None:
+    thread = Thread(
+        id="kept-lines",
+        title="T",
+        author=Author(name="A"),
+        source=Source(imported_from="notes\n\n"),
+        posts=[Post(text="hello")],
+    )
+
+    assert read(dump_thread_markdown(thread), "kept-lines.md") == thread
+
+
 def test_every_bundled_thread_survives_markdown_and_back() -> None:
     library = load_library()
 
