@@ -304,9 +304,7 @@ class BotApi:
             raise ApiError(400, "Bad Request: chat not found")
         return chat.id
 
-    async def set_chat_menu_button(
-        self, params: dict[str, Any], uploads: dict[str, Upload]
-    ) -> Any:
+    async def set_chat_menu_button(self, params: dict[str, Any], uploads: dict[str, Upload]) -> Any:
         chat_id = self._menu_chat(params)
         button = params.get("menu_button") or {"type": "default"}
         kind = button.get("type") if isinstance(button, dict) else None
@@ -327,9 +325,7 @@ class BotApi:
             raise ApiError(400, "Bad Request: can't parse menu button JSON object")
         return True
 
-    async def get_chat_menu_button(
-        self, params: dict[str, Any], uploads: dict[str, Upload]
-    ) -> Any:
+    async def get_chat_menu_button(self, params: dict[str, Any], uploads: dict[str, Upload]) -> Any:
         chat_id = self._menu_chat(params)
         buttons = self.world.menu_buttons
         return dict(buttons.get(chat_id) or buttons.get(None) or {"type": "commands"})
