@@ -29,7 +29,7 @@ import hashlib
 import hmac
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from enum import StrEnum
 from urllib.parse import urlsplit
 
@@ -180,8 +180,10 @@ class WebhookServer:
         settings: Settings,
         *,
         health: HealthChecker | None = None,
+        extend: Callable[[web.Application], None] | None = None,
     ) -> None:
         self.application = application
+        self.extend = extend  # adds routes and start-up steps (the web console)
         self.settings = settings
         self.path = webhook_path(settings)
         self.secret = webhook_secret(settings)
@@ -198,6 +200,8 @@ class WebhookServer:
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_post(self.path, self._on_update)
         app.router.add_get(HEALTH_PATH, self._on_health)
+        if self.extend is not None:
+            self.extend(app)
         return app
 
     async def start(self, *, shutdown_timeout: float = SHUTDOWN_GRACE_SECONDS) -> None:
@@ -312,9 +316,10 @@ async def serve_webhook(
     *,
     set_webhook: bool = True,
     shutdown_timeout: float = SHUTDOWN_GRACE_SECONDS,
+    extend: Callable[[web.Application], None] | None = None,
 ) -> AsyncIterator[WebhookServer]:
     """Run the application behind the webhook server until the block exits, then stop both."""
-    server = WebhookServer(application, settings)
+    server = WebhookServer(application, settings, extend=extend)
     async with application:
         await application.start()
         if application.job_queue is not None:
@@ -340,17 +345,26 @@ async def serve_webhook(
             await application.stop()
 
 
-def run_webhook(application: Application, settings: Settings) -> None:
+def run_webhook(
+    application: Application,
+    settings: Settings,
+    *,
+    extend: Callable[[web.Application], None] | None = None,
+) -> None:
     """`tweetdrip run --webhook`: serve until SIGTERM or SIGINT, then shut down gracefully."""
     try:
         webhook_path(settings)
         webhook_secret(settings)
     except WebhookConfigError as exc:
         raise SystemExit(str(exc)) from None
-    asyncio.run(_serve_until_signalled(application, settings))
+    asyncio.run(_serve_until_signalled(application, settings, extend))
 
 
-async def _serve_until_signalled(application: Application, settings: Settings) -> None:
+async def _serve_until_signalled(
+    application: Application,
+    settings: Settings,
+    extend: Callable[[web.Application], None] | None = None,
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -361,6 +375,6 @@ async def _serve_until_signalled(application: Application, settings: Settings) -
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal)
     grace = settings.shutdown_grace_seconds
-    async with serve_webhook(application, settings, shutdown_timeout=grace):
+    async with serve_webhook(application, settings, shutdown_timeout=grace, extend=extend):
         await stop.wait()
         log.info("stopping: finishing the updates in progress")

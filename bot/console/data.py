@@ -48,6 +48,12 @@ def role_of(session: Session, user_id: int, admin_ids: Collection[int]) -> m.Rol
     return "trainee"
 
 
+def stored_name(session: Session, user_id: int) -> str | None:
+    """The name a trainee had when they subscribed, if they did."""
+    sub = trainee_subscription(session, user_id)
+    return sub.name if sub is not None and sub.name else None
+
+
 # -- a trainee's own progress ----------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from html import escape
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from sqlmodel import Session
@@ -495,9 +496,9 @@ def attach_to_polling(application: Application) -> Console:
     first_init, first_stop = application.post_init, application.post_stop
 
     async def post_init(app: Application) -> None:
+        await console.start()  # first: a port that is taken stops the bot before anything
         if first_init is not None:
             await first_init(app)
-        await console.start()
 
     async def post_stop(app: Application) -> None:
         await console.stop()
@@ -515,6 +516,11 @@ def webhook_extension(application: Application) -> Callable[[web.Application], N
     console = Console(application)
     settings = console.settings
     shared = settings.web_port is not None and settings.web_port == settings.webhook_port
+    if shared and urlsplit(settings.webhook_url or "").path.startswith(MOUNT):
+        raise ConsoleStartError(
+            f"WEBHOOK_URL: its path is under {MOUNT}/, the console's, on the same port "
+            "(WEB_PORT = WEBHOOK_PORT); choose another path, e.g. /telegram"
+        )
 
     def extend(app: web.Application) -> None:
         if shared:
