@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 
 from bot import cli_admin
 from bot.app import MissingToken, build_application, run_polling
-from bot.console.server import ConsoleStartError, attach_to_polling, webhook_extension
+from bot.console.server import ConsoleStartError, attach_to_polling, for_webhook
 from bot.logs import configured_secrets, redact, redact_output, secret_values, setup_logging
 from bot.settings import Settings
 from content.cli import app as content_app
@@ -111,7 +111,7 @@ def run(
         if webhook:
             from bot.webhook import run_webhook
 
-            run_webhook(application, settings, extend=webhook_extension(application))
+            run_webhook(application, settings, extend=for_webhook(application).extend)
         else:
             attach_to_polling(application)
             run_polling(application)

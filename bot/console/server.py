@@ -18,7 +18,6 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from html import escape
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -201,6 +200,28 @@ class Console:
     def address(self) -> str:
         return console_address(self.settings, self.port)
 
+    @property
+    def shares_webhook_port(self) -> bool:
+        port = self.settings.web_port
+        return port is not None and port == self.settings.webhook_port
+
+    def extend(self, app: web.Application) -> None:
+        """Join the webhook server's life: start with it, stop with it (and, sharing its
+        port, serve from it)."""
+        shared = self.shares_webhook_port
+        if shared:
+            self.mount(app)
+            self.port = self.settings.web_port
+
+        async def on_startup(_app: web.Application) -> None:
+            await self.start(serve=not shared)
+
+        async def on_cleanup(_app: web.Application) -> None:
+            await self.stop()
+
+        app.on_startup.append(on_startup)
+        app.on_cleanup.append(on_cleanup)
+
     # -- every request ------------------------------------------------------------------
 
     @web.middleware
@@ -217,6 +238,9 @@ class Console:
             if not api or exc.status < 400:
                 raise
             response = _error(exc.status, exc.reason)
+            for name in ("Retry-After", "Allow"):
+                if name in exc.headers:
+                    response.headers[name] = exc.headers[name]
         except DatabaseBusy:
             response = _error(503, "the database is busy; please try again", **{"Retry-After": "2"})
         except Exception:
@@ -381,9 +405,7 @@ class Console:
             first = pages.render("library.html", lib=await self._library(request), **_filters())
         else:
             first = pages.render("progress.html", p=await self._own_progress(request), me=me)
-        role = "admin" if me.role == "admin" else "trainee"
-        who = f'<span id="who" class="muted" hx-swap-oob="true">{escape(me.name)} · {role}</span>'
-        return _html(pages.render("home.html", me=me, first=first) + who)
+        return _html(pages.render("home.html", me=me, first=first))
 
     async def _view_progress(self, request: web.Request) -> web.StreamResponse:
         me = self._me_of(request)
@@ -451,6 +473,10 @@ def _filters(request: web.Request | None = None) -> dict[str, str]:
     }
 
 
+_YES = frozenset({"true", "on", "1", "yes"})
+_NO = frozenset({"false", "off", "0", "no"})
+
+
 async def _settings_change(request: web.Request) -> m.SettingsChange:
     """The fields of a settings form (form-encoded) or JSON object."""
     if request.content_length is not None and request.content_length > MAX_BODY:
@@ -477,8 +503,8 @@ async def _settings_change(request: web.Request) -> m.SettingsChange:
         return str(value)[:MAX_FIELD]
 
     paused = raw.get("paused")
-    if isinstance(paused, str):
-        paused = paused.strip().lower() in ("true", "on", "1", "yes")
+    if isinstance(paused, str) and paused.strip().lower() in _YES | _NO:
+        paused = paused.strip().lower() in _YES
     elif paused is not None and not isinstance(paused, bool):
         raise web.HTTPBadRequest(reason="paused: true or false")
     return m.SettingsChange(
@@ -510,29 +536,15 @@ def attach_to_polling(application: Application) -> Console:
     return console
 
 
-def webhook_extension(application: Application) -> Callable[[web.Application], None]:
-    """What `run --webhook` adds to its server: the console on the same server when
-    WEB_PORT is WEBHOOK_PORT (one port and one proxy for both), else on its own port."""
+def for_webhook(application: Application) -> Console:
+    """The console of `run --webhook`: give its `extend` to the webhook server. With WEB_PORT
+    equal to WEBHOOK_PORT it rides on that server (one port and one proxy for both);
+    otherwise it listens on its own port."""
     console = Console(application)
     settings = console.settings
-    shared = settings.web_port is not None and settings.web_port == settings.webhook_port
-    if shared and urlsplit(settings.webhook_url or "").path.startswith(MOUNT):
+    if console.shares_webhook_port and urlsplit(settings.webhook_url or "").path.startswith(MOUNT):
         raise ConsoleStartError(
             f"WEBHOOK_URL: its path is under {MOUNT}/, the console's, on the same port "
             "(WEB_PORT = WEBHOOK_PORT); choose another path, e.g. /telegram"
         )
-
-    def extend(app: web.Application) -> None:
-        if shared:
-            console.mount(app)
-
-        async def on_startup(_app: web.Application) -> None:
-            await console.start(serve=not shared)
-
-        async def on_cleanup(_app: web.Application) -> None:
-            await console.stop()
-
-        app.on_startup.append(on_startup)
-        app.on_cleanup.append(on_cleanup)
-
-    return extend
+    return console
