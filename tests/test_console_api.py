@@ -480,7 +480,8 @@ async def test_pausing_in_the_console_is_pausing_in_the_chat(console: ConsoleCli
             ("paused", "true"),
         ],
     )
-    assert form.status == 200 and "Saved." in form.text and "checked" in form.text
+    assert form.status == 200 and "Saved: the drip is paused." in form.text
+    assert "checked" in form.text
     sub = subscription(h)
     assert sub.status == SubscriptionStatus.paused and sub.next_due_at is None
     h.clock.set(DAY1)

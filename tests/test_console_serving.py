@@ -226,3 +226,17 @@ async def test_the_sandbox_prints_a_console_link_for_whoever_is_typing() -> None
         await box.handle("/console")
         fresh = dict(parse_qsl(urlsplit(shown[-1].split()[-1]).fragment))["tgWebAppData"]
         assert (await me(port, fresh))[0] == 200
+
+
+def test_the_docs_show_each_page() -> None:
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    text = (docs / "console.md").read_text(encoding="utf-8")
+    for name in (
+        "trainee-progress",
+        "trainee-reading",
+        "trainee-settings",
+        "admin-library",
+        "admin-thread",
+    ):
+        assert f"screenshots/{name}.png" in text
+        assert (docs / "screenshots" / f"{name}.png").stat().st_size > 5_000
