@@ -5,8 +5,8 @@ Run:  .venv/bin/python benchmarks/bench_console.py [--quick] [--trainees N] [--r
       TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test  adds PostgreSQL runs.
 
 1. API: 10,000 trainees on the Neuroradiology track (each has read one to six threads, with
-   two answers and a review card per question asked, over the last 60 days: about 150,000
-   deliveries, 170,000 answers and 90,000 review cards) and 20 granted admins. One busy
+   two answers and a review card per question asked, over the last 60 days: about 126,000
+   deliveries, 188,000 answers and 94,000 review cards) and 20 granted admins. One busy
    trainee has read the whole track. Each endpoint is requested over HTTP from the real
    console server (sign-in checked, role read from the database, the work done in the
    database runner's threads), one request at a time; median and p95 over `--runs` requests
