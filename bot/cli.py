@@ -26,7 +26,6 @@ from storage.db import (
     parse_url,
     safe_url,
     session_scope,
-    sqlite_file,
 )
 from storage.drip import release_all_leases
 from storage.migrate import upgrade
@@ -204,33 +203,17 @@ def console_url(
     The link is WEB_URL's (or http://127.0.0.1:WEB_PORT's) /app/ with Mini App init data in
     the fragment, as Telegram opens it; whoever has it is USER until it expires.
     """
-    import datetime as dt
-
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from bot.console.data import stored_name
-    from bot.console.initdata import WebAppUser
-    from bot.console.links import ConsoleOff, console_address, signed_link
+    from bot.console.links import ConsoleOff, operator_link
 
     settings = load_settings()
     if settings.telegram_bot_token is None:
         typer.echo(TOKEN_HELP, err=True)
         raise typer.Exit(2)
     try:
-        address = console_address(settings)
+        typer.echo(operator_link(settings, user, name))
     except ConsoleOff as exc:
         typer.echo(f"WEB_PORT: {exc}", err=True)
         raise typer.Exit(2) from None
-    database_file = sqlite_file(settings.database_url)  # looked up, never created
-    if name is None and (database_file is None or database_file.exists()):
-        try:
-            with session_scope(make_engine(settings.database_url)) as session:
-                name = stored_name(session, user)
-        except SQLAlchemyError:
-            name = None  # no database yet: the link works all the same
-    token = settings.telegram_bot_token.get_secret_value()
-    person = WebAppUser(id=user, first_name=name or f"User {user}")
-    typer.echo(signed_link(address, person, token, dt.datetime.now(dt.UTC)))
     hours = settings.web_auth_max_age_seconds / 3600
     typer.echo(
         f"Valid for {hours:g} hours (WEB_AUTH_MAX_AGE_SECONDS): whoever has this link is user "

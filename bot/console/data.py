@@ -22,6 +22,7 @@ from bot.domain.drip import plan_thread_ids
 from bot.domain.review import review_horizon
 from bot.domain.schedule import next_delivery_at
 from bot.domain.timeparse import InputError, zone, zone_label
+from bot.handlers.trainee import PACE_PRESETS, ZONE_PRESETS
 from bot.handlers.trainee import _apply as apply_chat_setting
 from bot.quizzes import build_progress
 from content.lints import lint_thread
@@ -70,6 +71,23 @@ def _settings(sub: Subscription, now: dt.datetime) -> m.TraineeSettings:
         paused=sub.status == SubscriptionStatus.paused,
         reminders=sub.reminders,
     )
+
+
+def own_settings(session: Session, user_id: int, now: dt.datetime) -> m.TraineeSettings | None:
+    """A trainee's settings, when they have a running or paused drip to change."""
+    sub = trainee_subscription(session, user_id)
+    return _settings(sub, now) if sub is not None and sub.status in EDITABLE else None
+
+
+def pace_choices(current: int | None) -> list[tuple[int, str]]:
+    """The chat's pace buttons, and the trainee's own pace if it is none of them."""
+    choices = list(PACE_PRESETS)
+    if current is not None and current not in dict(choices):
+        choices.append((current, f"{current} posts a day"))
+    return choices
+
+
+ZONE_CHOICES = ZONE_PRESETS  # the chat's time zone buttons
 
 
 def _position(library: Library, sub: Subscription) -> m.Position | None:

@@ -59,3 +59,28 @@ async def sync_menu_button(bot: Bot, settings: Settings) -> None:
             log.info("WEB_URL is not set: the menu button shows the commands again")
     except TelegramError as exc:
         log.warning("could not set the menu button: %s", exc)
+
+
+def operator_link(settings: Settings, user_id: int, name: str | None = None) -> str:
+    """`tweetdrip console-url`: a link signed in as `user_id`, named as they subscribed
+    (looked up in the database if there is one; none is created)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.console.data import stored_name
+    from storage.db import make_engine, session_scope, sqlite_file
+
+    address = console_address(settings)
+    database_file = sqlite_file(settings.database_url)
+    if name is None and (database_file is None or database_file.exists()):
+        engine = make_engine(settings.database_url)
+        try:
+            with session_scope(engine) as session:
+                name = stored_name(session, user_id)
+        except SQLAlchemyError:
+            name = None  # a database without tables yet: the link works all the same
+        finally:
+            engine.dispose()
+    assert settings.telegram_bot_token is not None
+    user = WebAppUser(id=user_id, first_name=name or f"User {user_id}")
+    token = settings.telegram_bot_token.get_secret_value()
+    return signed_link(address, user, token, dt.datetime.now(dt.UTC))

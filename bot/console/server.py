@@ -30,7 +30,6 @@ from bot.console import models as m
 from bot.console.initdata import InitDataError, check_init_data, secret_key
 from bot.console.links import console_address, sync_menu_button
 from bot.context import Services
-from bot.handlers.trainee import PACE_PRESETS, ZONE_PRESETS
 from storage.runner import DatabaseBusy
 from storage.text import NAME_LIMIT, clean_text
 
@@ -244,6 +243,7 @@ class Console:
         except DatabaseBusy:
             response = _error(503, "the database is busy; please try again", **{"Retry-After": "2"})
         except Exception:
+            # The server's edge: logged here with the request, answered without details.
             log.exception("console request %s %s failed", request.method, request.path)
             response = _error(500, "something went wrong on the bot's side")
         response.headers.setdefault("Content-Security-Policy", CSP)
@@ -422,20 +422,17 @@ class Console:
         errors: dict[str, str] | None = None,
         status: int = 200,
     ) -> web.Response:
-        progress = await self._own_progress(request)
-        paces = list(PACE_PRESETS)
-        current = progress.settings.pace if progress.settings else None
-        if current is not None and current not in dict(paces):
-            paces.append((current, f"{current} posts a day"))
+        me, svc = self._me_of(request), self.services
+        settings = await self._db(lambda s: data.own_settings(s, me.id, svc.now()))
         html = pages.render(
             "settings.html",
-            s=progress.settings,
-            refusal="You are not subscribed: send /start to the bot, then come back here.",
+            s=settings,
+            refusal="There is no drip to change: send /start to the bot, then come back here.",
             saved=saved,
             errors=errors or {},
             labels=SETTING_LABELS,
-            zones=ZONE_PRESETS,
-            paces=paces,
+            zones=data.ZONE_CHOICES,
+            paces=data.pace_choices(settings.pace if settings else None),
         )
         return _html(html, status=status)
 
