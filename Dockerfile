@@ -50,8 +50,8 @@ WORKDIR /data
 # The SQLite database (and its -wal/-shm files) live here; back it up with
 # `docker exec tweetdrip tweetdrip db backup /data/backups/tweetdrip-$(date +%F).db`.
 VOLUME ["/data"]
-# Webhook mode only (`run --webhook`); long polling needs no open port.
-EXPOSE 8443
+# 8443: webhook mode only (`run --webhook`); 8080: the web console (WEB_PORT, docs/console.md).
+EXPOSE 8443 8080
 # Webhook mode: asks the process's own /healthz; polling mode: checks database and Telegram.
 HEALTHCHECK --interval=60s --timeout=20s --start-period=30s --retries=3 \
     CMD ["tweetdrip", "health"]

@@ -68,7 +68,11 @@ def bot_processes(
     processes, ports = [], []
     for index in range(count):
         port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WEBHOOK_"))}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("TELEGRAM_", "WEBHOOK_", "WEB_"))
+        }
         env.update(
             TELEGRAM_BOT_TOKEN=TOKEN,
             TELEGRAM_API_BASE_URL=base_url,
@@ -80,6 +84,7 @@ def bot_processes(
             DISPATCH_INTERVAL_SECONDS="0.5",
             PRIVATE_CHAT_INTERVAL_SECONDS="0",
             LOG_LEVEL="WARNING",
+            WEB_PORT="off",
         )
         env.update({k.upper(): str(v) for k, v in extra.items()})
         log = (log_dir / f"bot{index}.log").open("ab")

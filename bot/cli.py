@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 
 from bot import cli_admin
 from bot.app import MissingToken, build_application, run_polling
+from bot.console.server import ConsoleStartError, attach_to_polling, for_webhook
 from bot.logs import configured_secrets, redact, redact_output, secret_values, setup_logging
 from bot.settings import SettingsError, load_settings
 from content.cli import app as content_app
@@ -106,15 +107,20 @@ def run(
         )
         raise typer.Exit(3) from None
     try:
+        # The web console (WEB_PORT) runs on the same event loop as the bot.
         if webhook:
             from bot.webhook import run_webhook
 
-            run_webhook(application, settings)
+            run_webhook(application, settings, extend=for_webhook(application).extend)
         else:
+            attach_to_polling(application)
             run_polling(application)
     except InvalidToken:
         typer.echo("Telegram rejected the token.\n\n" + TOKEN_HELP, err=True)
         raise typer.Exit(2) from None
+    except ConsoleStartError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
 
 
 async def _check_token(application: Application) -> None:
@@ -183,6 +189,38 @@ def sandbox(
     from bot.sandbox import run_sandbox
 
     run_sandbox(database=database)
+
+
+@app.command("console-url")
+def console_url(
+    user: Annotated[int, typer.Option("--user", help="The Telegram user id to sign in as.")],
+    name: Annotated[
+        str | None,
+        typer.Option(help="The name the console shows (default: the trainee's, or 'User ID')."),
+    ] = None,
+) -> None:
+    """Print a signed link to the web console as USER, for use on this machine.
+
+    The link is WEB_URL's (or http://127.0.0.1:WEB_PORT's) /app/ with Mini App init data in
+    the fragment, as Telegram opens it; whoever has it is USER until it expires.
+    """
+    from bot.console.links import ConsoleOff, operator_link
+
+    settings = load_settings()
+    if settings.telegram_bot_token is None:
+        typer.echo(TOKEN_HELP, err=True)
+        raise typer.Exit(2)
+    try:
+        typer.echo(operator_link(settings, user, name))
+    except ConsoleOff as exc:
+        typer.echo(f"WEB_PORT: {exc}", err=True)
+        raise typer.Exit(2) from None
+    hours = settings.web_auth_max_age_seconds / 3600
+    typer.echo(
+        f"Valid for {hours:g} hours (WEB_AUTH_MAX_AGE_SECONDS): whoever has this link is user "
+        f"{user} in the console; keep it to yourself.",
+        err=True,
+    )
 
 
 app.command("stats")(cli_admin.stats)

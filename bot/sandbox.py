@@ -27,6 +27,9 @@ from telegram.ext import Application
 
 from bot.app import build_application
 from bot.clock import VirtualClock
+from bot.console.initdata import WebAppUser
+from bot.console.links import signed_link
+from bot.console.server import Console
 from bot.dispatch import dispatch_due
 from bot.emulator import BotEvent, EmulatorError, PollState, StoredMessage, TelegramEmulator
 from bot.settings import Settings
@@ -51,6 +54,7 @@ Sandbox commands (everything else is sent to the bot as a message):
   /time             show the virtual time
   /as admin | /as trainee
                     switch who is typing
+  /console          a fresh link to the web console, signed in as whoever is typing
   /sandbox          this help
   /quit             leave (Ctrl-D works too)"""
 
@@ -151,6 +155,7 @@ class Sandbox:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._app: Application | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._console: Console | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -192,6 +197,9 @@ class Sandbox:
             "admin_ids": [ADMIN_ID],
             "rate_limit": False,
             "private_chat_interval_seconds": 0,
+            # The web console on a free port of this computer only.
+            "web_listen": "127.0.0.1",
+            "web_port": 0,
         }
         values.update(self.extra_settings)
         settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -204,9 +212,14 @@ class Sandbox:
             poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES
         )
         self._app = app
+        self._console = Console(app)
+        await self._console.start()
 
     async def stop(self) -> None:
         app, self._app = self._app, None
+        if self._console is not None:
+            await self._console.stop()
+            self._console = None
         if app is not None:
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
@@ -228,7 +241,26 @@ class Sandbox:
             "this computer.\n"
             f"You are {name} ({role}, user {user_id}). Send /start to begin; "
             "/sandbox lists the sandbox's own commands.\n"
-            f"Virtual time: {self._time()}"
+            f"Virtual time: {self._time()}\n"
+            f"{self.console_line()}"
+        )
+
+    def console_link(self) -> str | None:
+        """A link to the web console signed in as whoever is typing (None when it is off)."""
+        if self._console is None or self._console.port is None:
+            return None
+        user_id, name, _role = PEOPLE[self.person]
+        user = WebAppUser(id=user_id, first_name=name)
+        return signed_link(self._console.address(), user, self.emulator.token, self.clock.now())
+
+    def console_line(self) -> str:
+        link = self.console_link()
+        if link is None:
+            return "The web console is off."
+        name = PEOPLE[self.person][1]
+        return (
+            f"Web console, signed in as {name} (open it in a browser; /console gives a fresh "
+            f"link after /tick or /as):\n  {link}"
         )
 
     # -- one turn -------------------------------------------------------------------------
@@ -245,6 +277,8 @@ class Sandbox:
                 return False
             if command == "/sandbox":
                 self.out(SANDBOX_HELP)
+            elif command == "/console":
+                self.out(self.console_line())
             elif command == "/time":
                 self.out(f"virtual time: {self._time()}")
             elif command == "/as":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -61,6 +62,16 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # -- the web console (bot/console): a Telegram Mini App served by the bot --
+    web_listen: str = "0.0.0.0"
+    # "off" serves no console; 0 picks a free port (tests). In webhook mode, WEBHOOK_PORT's
+    # value puts the console on the webhook's own server.
+    web_port: Annotated[int | None, NoDecode] = Field(default=8080, ge=0, le=65535)
+    # The console's public HTTPS address (the menu button opens WEB_URL/app/).
+    web_url: str | None = None
+    # Telegram's sign-in (the Mini App init data) is refused once older than this.
+    web_auth_max_age_seconds: int = Field(default=86400, ge=60)
+
     # -- production: shared send budget (bot/ratelimit.py), webhook (bot/webhook.py) --
     # Messages a second for this bot token in all; on PostgreSQL every process shares it.
     send_budget_per_second: float = Field(default=30.0, gt=0)
@@ -84,6 +95,26 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "ADMIN_IDS must be Telegram user ids separated by commas, e.g. 12345,67890"
                 ) from None
+        return value
+
+    @field_validator("web_port", mode="before")
+    @classmethod
+    def _port_or_off(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("off", "none", "false", "no", ""):
+            return None
+        return value
+
+    @field_validator("web_url")
+    @classmethod
+    def _https_address(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(
+                "WEB_URL must be the console's public HTTPS address, e.g. "
+                "https://bot.example.org (Telegram opens Mini Apps over HTTPS only)"
+            )
         return value
 
     @field_validator("default_timezone")

@@ -31,7 +31,7 @@ import hashlib
 import hmac
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from enum import StrEnum
 from urllib.parse import urlsplit
 
@@ -182,8 +182,10 @@ class WebhookServer:
         settings: Settings,
         *,
         health: HealthChecker | None = None,
+        extend: Callable[[web.Application], None] | None = None,
     ) -> None:
         self.application = application
+        self.extend = extend  # adds routes and start-up steps (the web console)
         self.settings = settings
         self.path = webhook_path(settings)
         self.secret = webhook_secret(settings)
@@ -200,6 +202,8 @@ class WebhookServer:
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_post(self.path, self._on_update)
         app.router.add_get(HEALTH_PATH, self._on_health)
+        if self.extend is not None:
+            self.extend(app)
         return app
 
     async def start(self, *, shutdown_timeout: float = SHUTDOWN_GRACE_SECONDS) -> None:
@@ -311,9 +315,10 @@ async def serve_webhook(
     *,
     set_webhook: bool = True,
     shutdown_timeout: float = SHUTDOWN_GRACE_SECONDS,
+    extend: Callable[[web.Application], None] | None = None,
 ) -> AsyncIterator[WebhookServer]:
     """Run the application behind the webhook server until the block exits, then stop both."""
-    server = WebhookServer(application, settings)
+    server = WebhookServer(application, settings, extend=extend)
     async with application:
         # The same start-up and shutdown hooks as long polling (`Application.run_polling`):
         # command menus, group quizzes resumed, background work drained at the end.
@@ -345,17 +350,26 @@ async def serve_webhook(
                 await application.post_stop(application)
 
 
-def run_webhook(application: Application, settings: Settings) -> None:
+def run_webhook(
+    application: Application,
+    settings: Settings,
+    *,
+    extend: Callable[[web.Application], None] | None = None,
+) -> None:
     """`tweetdrip run --webhook`: serve until SIGTERM or SIGINT, then shut down gracefully."""
     try:
         webhook_path(settings)
         webhook_secret(settings)
     except WebhookConfigError as exc:
         raise SystemExit(str(exc)) from None
-    asyncio.run(_serve_until_signalled(application, settings))
+    asyncio.run(_serve_until_signalled(application, settings, extend))
 
 
-async def _serve_until_signalled(application: Application, settings: Settings) -> None:
+async def _serve_until_signalled(
+    application: Application,
+    settings: Settings,
+    extend: Callable[[web.Application], None] | None = None,
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -366,6 +380,6 @@ async def _serve_until_signalled(application: Application, settings: Settings) -
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal)
     grace = settings.shutdown_grace_seconds
-    async with serve_webhook(application, settings, shutdown_timeout=grace):
+    async with serve_webhook(application, settings, shutdown_timeout=grace, extend=extend):
         await stop.wait()
         log.info("stopping: finishing the updates in progress")

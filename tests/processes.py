@@ -25,8 +25,9 @@ class Finished:
 
 def environment(**env: str) -> dict[str, str]:
     """This environment without tweetdrip's settings, plus `env`."""
-    names = ("TELEGRAM_", "ADMIN_", "DEFAULT_", "DATABASE_", "WEBHOOK_", "LOG_")
+    names = ("TELEGRAM_", "ADMIN_", "DEFAULT_", "DATABASE_", "WEBHOOK_", "WEB_", "LOG_")
     clean = {k: v for k, v in os.environ.items() if not k.startswith(names)}
+    clean["WEB_PORT"] = "off"  # the web console only where a test asks for it
     clean.update(env)
     return clean
 

@@ -25,11 +25,15 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaPhoto,
+    MenuButtonCommands,
+    MenuButtonDefault,
+    MenuButtonWebApp,
     Message,
     Poll,
     PollAnswer,
     ReplyParameters,
     Update,
+    WebAppInfo,
 )
 from telegram.error import (
     BadRequest,
@@ -659,6 +663,28 @@ async def test_commands_are_stored_per_scope_and_language(
     assert await tg_bot.get_my_commands() == ()
     with pytest.raises(BadRequest, match=r"(?i)BOT_COMMAND_INVALID"):
         await tg_bot.set_my_commands([BotCommand("Bad-Name", "x")])
+
+
+async def test_the_menu_button_is_kept_per_private_chat_over_the_default(
+    emulator: TelegramEmulator, tg_bot: Bot
+) -> None:
+    assert isinstance(await tg_bot.get_chat_menu_button(), MenuButtonCommands)
+    console = MenuButtonWebApp("Open", WebAppInfo("https://bot.example.org/app/"))
+    assert await tg_bot.set_chat_menu_button(menu_button=console)
+    assert await tg_bot.get_chat_menu_button() == console
+    assert await tg_bot.get_chat_menu_button(chat_id=USER) == console  # falls back on it
+    assert emulator.menu_button(USER)["web_app"] == {"url": "https://bot.example.org/app/"}
+    await tg_bot.set_chat_menu_button(chat_id=USER, menu_button=MenuButtonCommands())
+    assert isinstance(await tg_bot.get_chat_menu_button(chat_id=USER), MenuButtonCommands)
+    await tg_bot.set_chat_menu_button(menu_button=MenuButtonDefault())
+    assert isinstance(await tg_bot.get_chat_menu_button(), MenuButtonCommands)
+    # Telegram opens Mini Apps over HTTPS only, and menus belong to private chats.
+    with pytest.raises(BadRequest, match=r"(?i)BUTTON_URL_INVALID"):
+        await tg_bot.set_chat_menu_button(
+            menu_button=MenuButtonWebApp("Open", WebAppInfo("http://bot.example.org/app/"))
+        )
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
+        await tg_bot.set_chat_menu_button(chat_id=GROUP, menu_button=console)
 
 
 # -- faults and limits ----------------------------------------------------------------------

@@ -52,7 +52,9 @@ def free_port() -> int:
 
 def bot_environment(emulator: TelegramEmulator, database_url: str, **extra: Any) -> dict[str, str]:
     """The environment of a bot process talking to the emulator (no .env is read)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WEBHOOK_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WEBHOOK_", "WEB_"))
+    }
     env.update(
         TELEGRAM_BOT_TOKEN=TOKEN,
         TELEGRAM_API_BASE_URL=emulator.base_url,
@@ -68,6 +70,7 @@ def bot_environment(emulator: TelegramEmulator, database_url: str, **extra: Any)
         DISPATCH_LEASE_SECONDS="10",
         SEND_BUDGET_PER_SECOND="5000",
         LOG_LEVEL="WARNING",
+        WEB_PORT="off",  # several processes at once: none needs the web console
     )
     env.update({k.upper(): str(v) for k, v in extra.items()})
     return env

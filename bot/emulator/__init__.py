@@ -7,7 +7,8 @@ play the users' side with ``send_message``, ``press_button``, ``answer_poll``, e
 What it emulates:
 
 - the methods tweetdrip uses (getMe, getUpdates with real long polling, webhooks with
-  secret token and retries, commands, sendMessage/Photo/Document/MediaGroup/Poll,
+  secret token and retries, commands, the menu button (a chat's or the default, a Web
+  App only over HTTPS), sendMessage/Photo/Document/MediaGroup/Poll,
   sendChatAction, edits, deleteMessage, answerCallbackQuery, stopPoll, getChat,
   getChatMember, getChatAdministrators, getFile and file downloads, leaveChat,
   close, logOut), with Telegram's JSON objects as PTB 22.8 (Bot API 10.0) parses them;

@@ -143,6 +143,8 @@ class BotApi:
             "setMyCommands": self.set_my_commands,
             "getMyCommands": self.get_my_commands,
             "deleteMyCommands": self.delete_my_commands,
+            "setChatMenuButton": self.set_chat_menu_button,
+            "getChatMenuButton": self.get_chat_menu_button,
             "sendMessage": self.send_message,
             "sendPhoto": self.send_photo,
             "sendDocument": self.send_document,
@@ -291,6 +293,42 @@ class BotApi:
     async def delete_my_commands(self, params: dict[str, Any], uploads: dict[str, Upload]) -> Any:
         self.world.commands.pop(self._commands_key(params), None)
         return True
+
+    # -- the menu button ----------------------------------------------------------------
+
+    def _menu_chat(self, params: dict[str, Any]) -> int | None:
+        if params.get("chat_id") is None:
+            return None  # the default of every private chat
+        chat = self.world.chats.get(_required_int(params, "chat_id"))
+        if chat is None or chat.type != "private":
+            raise ApiError(400, "Bad Request: chat not found")
+        return chat.id
+
+    async def set_chat_menu_button(self, params: dict[str, Any], uploads: dict[str, Upload]) -> Any:
+        chat_id = self._menu_chat(params)
+        button = params.get("menu_button") or {"type": "default"}
+        kind = button.get("type") if isinstance(button, dict) else None
+        if kind == "web_app":
+            url = (button.get("web_app") or {}).get("url", "")
+            if not button.get("text") or not str(url).startswith("https://"):
+                raise ApiError(400, "Bad Request: BUTTON_URL_INVALID")
+            self.world.menu_buttons[chat_id] = {
+                "type": "web_app",
+                "text": button["text"],
+                "web_app": {"url": url},
+            }
+        elif kind == "commands":
+            self.world.menu_buttons[chat_id] = {"type": "commands"}
+        elif kind == "default":
+            self.world.menu_buttons.pop(chat_id, None)
+        else:
+            raise ApiError(400, "Bad Request: can't parse menu button JSON object")
+        return True
+
+    async def get_chat_menu_button(self, params: dict[str, Any], uploads: dict[str, Upload]) -> Any:
+        chat_id = self._menu_chat(params)
+        buttons = self.world.menu_buttons
+        return dict(buttons.get(chat_id) or buttons.get(None) or {"type": "commands"})
 
     # -- sending ----------------------------------------------------------------------
 

@@ -74,6 +74,7 @@ _JSON_FIELDS = frozenset(
         "explanation_media",
         "link_preview_options",
         "media",
+        "menu_button",
         "message_ids",
         "options",
         "question_entities",

@@ -492,6 +492,11 @@ class TelegramEmulator:
         key = json.dumps(scope or {"type": "default"}, sort_keys=True), language_code
         return list(self.world.commands.get(key, []))
 
+    def menu_button(self, chat_id: int | None = None) -> dict[str, Any]:
+        """The menu button a private chat shows (None: the default of every private chat)."""
+        buttons = self.world.menu_buttons
+        return dict(buttons.get(chat_id) or buttons.get(None) or {"type": "commands"})
+
     def callback_answer(self, query_id: str) -> dict[str, Any] | None:
         """What the bot answered to a button press (None while unanswered)."""
         query = self.world.callback_queries.get(query_id)

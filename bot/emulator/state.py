@@ -189,6 +189,8 @@ class World:
         self._poll_deadlines: list[tuple[float, str]] = []
         self.callback_queries: dict[str, CallbackQueryRecord] = {}
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        # setChatMenuButton: by private chat id, None for the default of every private chat.
+        self.menu_buttons: dict[int | None, dict[str, Any]] = {}
         self.pending: deque[dict[str, Any]] = deque()
         self.next_update_id = 1
         self.allowed_updates: list[str] | None = None

@@ -23,25 +23,17 @@ from bot.lanes import as_reply
 from bot.render import credit_line, split_html
 from bot.services import admin as admins
 from bot.services import subscriptions as subs
-from bot.services.subscriptions import AnswerKind, NewTrainee, Trainee
+from bot.services.subscriptions import (
+    PACE_PRESETS,
+    TIME_PRESETS,
+    ZONE_PRESETS,
+    AnswerKind,
+    NewTrainee,
+    Trainee,
+)
 from content.models import Library
 from storage.text import NAME_LIMIT, clean_text
 
-TIME_PRESETS = ["06:30", "07:30", "08:00", "12:30", "18:00", "21:00"]
-ZONE_PRESETS = [
-    "Europe/London",
-    "America/New_York",
-    "America/Chicago",
-    "America/Los_Angeles",
-    "Asia/Kolkata",
-    "UTC",
-]
-PACE_PRESETS = [
-    (2, "2 posts a day"),
-    (4, "4 posts a day"),
-    (6, "6 posts a day"),
-    (0, "A whole thread a day"),
-]
 NOT_SUBSCRIBED = "You are not subscribed yet. Send /start to begin."
 
 

@@ -27,6 +27,24 @@ MAX_INPUT = 200  # longer typed answers cannot be a time or a zone
 MAX_PACE = 20
 
 
+# The choices offered as buttons in the chat and as lists in the web console.
+TIME_PRESETS = ["06:30", "07:30", "08:00", "12:30", "18:00", "21:00"]
+ZONE_PRESETS = [
+    "Europe/London",
+    "America/New_York",
+    "America/Chicago",
+    "America/Los_Angeles",
+    "Asia/Kolkata",
+    "UTC",
+]
+PACE_PRESETS = [
+    (2, "2 posts a day"),
+    (4, "4 posts a day"),
+    (6, "6 posts a day"),
+    (0, "A whole thread a day"),
+]
+
+
 @dataclass(frozen=True)
 class Trainee:
     """A snapshot of a trainee's subscription, for the reply."""
@@ -299,6 +317,68 @@ def stop(session: Session, chat_id: int, now: dt.datetime) -> Changed:
 def deliver_now(session: Session, chat_id: int, now: dt.datetime) -> Changed:
     """/next: make this trainee's next installment due now (the caller then delivers it)."""
     return _transition(session, chat_id, now, lifecycle.deliver_now)
+
+
+# --- settings changed in one go (the web console) --------------------------------------------
+
+EDITABLE = (SubscriptionStatus.active, SubscriptionStatus.paused)
+SETTING_FIELDS = ("time", "timezone", "pace")
+
+
+@dataclass(frozen=True)
+class SettingsChanged:
+    """What a change of several settings did: `errors` by field (nothing saved), or the
+    trainee after it with the fields whose value changed."""
+
+    trainee: Trainee | None
+    errors: dict[str, str]
+    changed: tuple[str, ...] = ()
+
+
+def change_settings(
+    session: Session,
+    chat_id: int,
+    raw: dict[str, str],
+    paused: bool | None,
+    library: Library,
+    now: dt.datetime,
+) -> SettingsChanged:
+    """Change time, zone and pace (read as the chat reads typed answers) and pause or resume,
+    all or nothing; the lifecycle decides when the drip is next due."""
+    sub = trainee_subscription(session, chat_id)
+    if sub is None or sub.status not in EDITABLE:
+        return SettingsChanged(
+            None, {"status": "There is no drip to change: send /start to the bot to begin."}
+        )
+    values: dict[str, str | int | bool] = {}
+    errors: dict[str, str] = {}
+    for field, text in raw.items():
+        if field not in SETTING_FIELDS:
+            errors[field] = "This setting cannot be changed here."
+            continue
+        try:
+            values[field] = parse_answer(field, text.strip(), library)
+        except InputError as exc:
+            errors[field] = str(exc)
+    if errors:
+        return SettingsChanged(trainee_of(sub), errors)
+    before = {"time": sub.delivery_time, "timezone": sub.timezone, "pace": sub.pace}
+    sub.delivery_time = str(values.get("time", sub.delivery_time))
+    sub.timezone = str(values.get("timezone", sub.timezone))
+    sub.pace = int(values.get("pace", sub.pace))
+    after = {"time": sub.delivery_time, "timezone": sub.timezone, "pace": sub.pace}
+    changed = [name for name in SETTING_FIELDS if before[name] != after[name]]
+    was_paused = sub.status == SubscriptionStatus.paused
+    if paused is not None and paused != was_paused:
+        changed.append("paused")
+        decide = lifecycle.pause if paused else lifecycle.resume
+        apply(sub, decide(drip_of(sub), now), now)
+    elif {"time", "timezone"} & set(changed):
+        apply(sub, lifecycle.settings_saved(drip_of(sub), now), now)
+    if changed:
+        sub.updated_at = now
+        session.add(sub)
+    return SettingsChanged(trainee_of(sub), {}, tuple(changed))
 
 
 def forget(session: Session, user_id: int, chat_id: int) -> None:
